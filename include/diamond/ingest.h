@@ -1,0 +1,38 @@
+/* ingest.h — parsers that turn wire formats into a validated dm_batch.
+ *
+ * The JSON parser streams (yajl callbacks straight into the batch, no DOM). A batch is
+ * validated whole: on any error nothing is returned but the message, which names the
+ * point index and the field ("point 3: \"value\": must be a finite number").
+ */
+#ifndef DIAMOND_INGEST_H
+#define DIAMOND_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diamond/point.h"
+
+typedef struct dm_ingest_limits {
+  size_t max_points;   /* DM_ERANGE above */
+  size_t max_name_len; /* of the full series name */
+  int64_t step;        /* times are floored to this */
+  int64_t min_time;    /* accepted range, inclusive */
+  int64_t max_time;
+} dm_ingest_limits;
+
+/* Mackerel batch. service == NULL: POST /api/v0/tsdb, objects {hostId,name,time,value}
+ * mapped to "host.<hostId>.<name>"; else POST /api/v0/services/<service>/tsdb, objects
+ * {name,time,value} mapped to "service.<service>.<name>". Unknown fields are ignored.
+ * Returns 0, DM_EINVAL (400) or DM_ERANGE (413, too many points); err gets the message. */
+int dm_ingest_mackerel(const char *body, size_t len, const char *service,
+                       const dm_ingest_limits *lim, dm_batch *out, char *err, size_t errlen);
+
+/* One Graphite plaintext line "<path> <value> [<timestamp>]" without the newline.
+ * Timestamp missing or -1 = now. Returns 1 if a point was added, 0 if the line was
+ * dropped on purpose (value nan: Graphite does the same; empty line), DM_EINVAL with a
+ * message otherwise. */
+int dm_ingest_graphite_line(const char *line, size_t len, int64_t now,
+                            const dm_ingest_limits *lim, dm_batch *out, char *err,
+                            size_t errlen);
+
+#endif

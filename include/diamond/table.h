@@ -1,0 +1,115 @@
+/* table.h — the warm tier: one item per (series, window) holding a Gorilla chunk, written
+ * in batches by the flusher, read by queries, packed into blobs by the ager.
+ *
+ * Besides the items a table keeps three small indexes the engine needs:
+ *  - the manifest: which (day, shard) have items that are not yet packed into a blob
+ *    ("pending"), and which series each (day, shard) holds;
+ *  - the name index: every series name ever written;
+ *  - per (day, shard) whether it was aged (packed and verified).
+ * shard = dm_name_hash(series) % ager.shards.
+ *
+ * Every call is asynchronous (tier.h rules); results handed to a callback are valid only
+ * during it. Disk or network work never runs on the loop thread.
+ */
+#ifndef DIAMOND_TABLE_H
+#define DIAMOND_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "diamond/config.h"
+#include "diamond/tier.h"
+
+typedef struct dm_table dm_table;
+
+typedef struct dm_item {
+  const char *series;
+  uint32_t series_len;
+  int64_t start;        /* window start */
+  const uint8_t *chunk; /* gorilla.h chunk */
+  uint32_t chunk_len;
+  uint32_t count;       /* points in the chunk */
+} dm_item;
+
+typedef struct dm_dayshard {
+  int64_t day; /* days since epoch */
+  uint32_t shard;
+} dm_dayshard;
+
+typedef void (*dm_items_cb)(void *arg, int status, const dm_item *items, size_t n);
+typedef void (*dm_dayshards_cb)(void *arg, int status, const dm_dayshard *d, size_t n);
+
+typedef struct dm_table_stats {
+  uint64_t items_written, items_merged, bytes_written;
+  uint64_t reads, read_items;
+  uint64_t pending_dayshards; /* flushed but not aged */
+  uint64_t size_bytes;        /* on disk, when known */
+} dm_table_stats;
+
+typedef struct dm_table_ops {
+  int version; /* 1 */
+  const char *name;
+  /* Upserts items. An item whose (series, start) exists is merged: points of the new chunk
+   * win over the stored ones at equal times. Marks each item's (day, shard) pending and
+   * records the series in the manifest and the name index. Items must stay valid until
+   * cb. The whole call is atomic where the engine allows it (LMDB: one transaction). */
+  int (*put)(dm_table *t, const dm_item *items, size_t n, dm_done_cb cb, void *arg);
+  /* Items of one series whose window overlaps [from, until], in start order. */
+  int (*query)(dm_table *t, const char *series, size_t len, int64_t from, int64_t until,
+               dm_items_cb cb, void *arg);
+  /* The series' newest item (n = 0 when none). */
+  int (*last)(dm_table *t, const char *series, size_t len, dm_items_cb cb, void *arg);
+  /* Pending (day, shard) pairs with day < before_day. */
+  int (*pending)(dm_table *t, int64_t before_day, dm_dayshards_cb cb, void *arg);
+  /* Names of the series with items in (day, shard), sorted. */
+  int (*scan_day)(dm_table *t, dm_dayshard ds, dm_names_cb cb, void *arg);
+  /* Marks (day, shard) aged: its items may be swept. A put into it afterwards marks it
+   * pending again (late data: the ager repacks the day). */
+  int (*mark_aged)(dm_table *t, dm_dayshard ds, dm_done_cb cb, void *arg);
+  /* Deletes items with window start < before whose (day, shard) is aged and not pending. */
+  int (*sweep)(dm_table *t, int64_t before, dm_done_cb cb, void *arg);
+  /* Every series name ever put, sorted. */
+  int (*names)(dm_table *t, dm_names_cb cb, void *arg);
+  void (*stats)(dm_table *t, dm_table_stats *out);
+  void (*close)(dm_table *t); /* waits for in-flight work, frees */
+} dm_table_ops;
+
+struct dm_table {
+  const dm_table_ops *ops;
+  int64_t window;  /* seconds */
+  uint32_t shards; /* ager.shards */
+};
+
+int dm_table_lmdb_open(dm_table **out, uv_loop_t *loop, const dm_config *cfg,
+                       char *err, size_t errlen);
+
+static inline int dm_table_put(dm_table *t, const dm_item *it, size_t n, dm_done_cb cb, void *arg) {
+  return t->ops->put(t, it, n, cb, arg);
+}
+static inline int dm_table_query(dm_table *t, const char *s, size_t len, int64_t from,
+                                 int64_t until, dm_items_cb cb, void *arg) {
+  return t->ops->query(t, s, len, from, until, cb, arg);
+}
+static inline int dm_table_last(dm_table *t, const char *s, size_t len, dm_items_cb cb, void *arg) {
+  return t->ops->last(t, s, len, cb, arg);
+}
+static inline int dm_table_pending(dm_table *t, int64_t before_day, dm_dayshards_cb cb, void *arg) {
+  return t->ops->pending(t, before_day, cb, arg);
+}
+static inline int dm_table_scan_day(dm_table *t, dm_dayshard ds, dm_names_cb cb, void *arg) {
+  return t->ops->scan_day(t, ds, cb, arg);
+}
+static inline int dm_table_mark_aged(dm_table *t, dm_dayshard ds, dm_done_cb cb, void *arg) {
+  return t->ops->mark_aged(t, ds, cb, arg);
+}
+static inline int dm_table_sweep(dm_table *t, int64_t before, dm_done_cb cb, void *arg) {
+  return t->ops->sweep(t, before, cb, arg);
+}
+static inline int dm_table_names(dm_table *t, dm_names_cb cb, void *arg) {
+  return t->ops->names(t, cb, arg);
+}
+static inline void dm_table_stats_get(dm_table *t, dm_table_stats *o) { t->ops->stats(t, o); }
+static inline void dm_table_close(dm_table *t) { t->ops->close(t); }
+
+#endif
