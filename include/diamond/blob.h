@@ -39,6 +39,9 @@ typedef struct dm_blob_ops {
   int (*list)(dm_blob *b, const char *prefix, dm_names_cb cb, void *arg);
   int (*del)(dm_blob *b, const char *key, dm_done_cb cb, void *arg);
   void (*stats)(dm_blob *b, dm_blob_stats *out);
+  /* Refuses new calls (DM_ECLOSED) and frees b once every accepted call has called back:
+   * at once when none is in flight, else from the last callback. Keep running the loop
+   * (uv_run until it returns 0) before uv_loop_close; do not touch b after close. */
   void (*close)(dm_blob *b);
 } dm_blob_ops;
 
@@ -46,6 +49,9 @@ struct dm_blob {
   const dm_blob_ops *ops;
 };
 
+/* The directory store: key "a/b/c" is the file <dir>/a/b/c (dir is created). Key segments
+ * are non-empty and never start with '.'; other keys are DM_EINVAL. put writes a temp file,
+ * fsyncs it, renames it over the key and fsyncs the directory; del of a missing key is ok. */
 int dm_blob_dir_open(dm_blob **out, uv_loop_t *loop, const char *dir, char *err,
                      size_t errlen);
 

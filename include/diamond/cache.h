@@ -35,16 +35,22 @@ typedef struct dm_window_snap {
 typedef void (*dm_snaps_cb)(void *arg, int status, dm_window_snap *w, size_t n);
 
 typedef struct dm_cache_stats {
-  uint64_t series, windows, points, bytes; /* bytes: memory held, for backpressure */
+  uint64_t series, windows, points, bytes; /* bytes: memory held (snapshots included), for
+                                              backpressure; points may count overwritten
+                                              ones until the window is next sorted */
   uint64_t flushing;                       /* windows in FLUSHING */
   uint64_t min_wal_seg;                    /* UINT64_MAX when nothing is unflushed */
-  int64_t oldest_dirty_end;                /* end of the oldest dirty window, 0 if none */
+  int64_t oldest_dirty_end;                /* end of the oldest DIRTY window (FLUSHING ones
+                                              not counted), 0 if none */
 } dm_cache_stats;
 
 typedef struct dm_cache_ops {
   int version; /* 1 */
   const char *name;
-  /* Applies a batch (already in the WAL segment `seg`). */
+  /* Applies a batch (already in the WAL segment `seg`). The memory cache returns 0 and
+   * reports a failure midway (DM_ENOMEM) through cb: the entries before it are applied,
+   * which is harmless since replaying the batch is idempotent, but the batch must not be
+   * acknowledged. */
   int (*append)(dm_cache *c, const dm_batch *b, uint64_t seg, dm_done_cb cb, void *arg);
   /* Points of one series with from <= t <= until. */
   int (*read)(dm_cache *c, const char *series, size_t len, int64_t from, int64_t until,
@@ -55,7 +61,9 @@ typedef struct dm_cache_ops {
    * first, and marks them FLUSHING. close_before = INT64_MAX takes open windows too. */
   int (*take_ready)(dm_cache *c, int64_t close_before, size_t max, dm_snaps_cb cb, void *arg);
   /* Gives snapshots back. status 0: their points are durable in the table; < 0: the
-   * flush failed and the windows become DIRTY again. Frees the snapshots. */
+   * flush failed and the windows become DIRTY again. Frees the snapshots. The snapshots
+   * of one take_ready may come back in several calls (any subsets); until then they are
+   * read-only and stable, so another thread may encode them. */
   int (*release)(dm_cache *c, dm_window_snap *w, size_t n, int status, dm_done_cb cb,
                  void *arg);
   void (*stats)(dm_cache *c, dm_cache_stats *out);

@@ -21,8 +21,9 @@ int dm_engine_open(dm_engine **out, uv_loop_t *loop, const dm_config *cfg, char 
 /* Starts the flusher and ager timers. */
 void dm_engine_start(dm_engine *e);
 
-/* Ingest: WAL, then cache; cb(status) once durable per wal.fsync. DM_EBUSY (nothing
- * started) when the cache is over cache.max_bytes or the WAL is behind: answer 503. */
+/* Ingest: WAL, then cache; cb(status) once durable per wal.fsync and visible to reads.
+ * b must stay valid and unchanged until cb. DM_EBUSY (nothing started) when the cache is
+ * over cache.max_bytes or the WAL is behind: answer 503 with dm_engine_retry_after(). */
 int dm_engine_write(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg);
 /* Seconds a client should wait after DM_EBUSY. */
 int dm_engine_retry_after(const dm_engine *e);
@@ -41,6 +42,10 @@ int dm_engine_flush(dm_engine *e, dm_done_cb cb, void *arg);
 /* Runs the ager now: packs every pending day older than table.keep into blobs, sweeps the
  * table, deletes blobs older than blob.keep. */
 int dm_engine_age(dm_engine *e, dm_done_cb cb, void *arg);
+
+/* Windows written by the last flush round and (day, shard) packed by the last ager run:
+ * read them in the dm_engine_flush / dm_engine_age callback. */
+void dm_engine_last_counts(const dm_engine *e, uint64_t *flushed, uint64_t *aged);
 
 /* 1 if ready to serve; else 0 and a reason. */
 int dm_engine_ready(dm_engine *e, char *why, size_t len);

@@ -23,14 +23,19 @@ typedef struct dm_ingest_limits {
 /* Mackerel batch. service == NULL: POST /api/v0/tsdb, objects {hostId,name,time,value}
  * mapped to "host.<hostId>.<name>"; else POST /api/v0/services/<service>/tsdb, objects
  * {name,time,value} mapped to "service.<service>.<name>". Unknown fields are ignored.
- * Returns 0, DM_EINVAL (400) or DM_ERANGE (413, too many points); err gets the message. */
+ * Returns 0, DM_EINVAL (400), DM_ERANGE (413, too many points) or DM_ENOMEM; err gets the
+ * message. Points are appended to out (times floored to lim->step); on any error out is
+ * rolled back to what it held on entry (n == 0 for an empty batch). The service name must
+ * itself be one segment [A-Za-z0-9_-]+ (else DM_EINVAL, "service: ..."). */
 int dm_ingest_mackerel(const char *body, size_t len, const char *service,
                        const dm_ingest_limits *lim, dm_batch *out, char *err, size_t errlen);
 
 /* One Graphite plaintext line "<path> <value> [<timestamp>]" without the newline.
  * Timestamp missing or -1 = now. Returns 1 if a point was added, 0 if the line was
  * dropped on purpose (value nan: Graphite does the same; empty line), DM_EINVAL with a
- * message otherwise. */
+ * message otherwise (nothing added), DM_ENOMEM if the batch cannot grow. Fields are
+ * separated by runs of spaces/tabs; a trailing '\r' is ignored; a fractional timestamp is
+ * floored; the path is the series name (dm_name_check rules, lim->max_name_len). */
 int dm_ingest_graphite_line(const char *line, size_t len, int64_t now,
                             const dm_ingest_limits *lim, dm_batch *out, char *err,
                             size_t errlen);

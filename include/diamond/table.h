@@ -53,7 +53,11 @@ typedef struct dm_table_ops {
   /* Upserts items. An item whose (series, start) exists is merged: points of the new chunk
    * win over the stored ones at equal times. Marks each item's (day, shard) pending and
    * records the series in the manifest and the name index. Items must stay valid until
-   * cb. The whole call is atomic where the engine allows it (LMDB: one transaction). */
+   * cb. The whole call is atomic where the engine allows it (LMDB: one transaction; on
+   * failure nothing is stored). Status 0 means durable. Errors: DM_EINVAL at the call for
+   * an empty or too long series (LMDB: > 499 bytes) or an empty chunk; in cb DM_ECORRUPT
+   * for a chunk that does not decode, DM_ERANGE when the store is full (LMDB map size) or
+   * the batch too big for one transaction (split it), DM_EIO otherwise. */
   int (*put)(dm_table *t, const dm_item *items, size_t n, dm_done_cb cb, void *arg);
   /* Items of one series whose window overlaps [from, until], in start order. */
   int (*query)(dm_table *t, const char *series, size_t len, int64_t from, int64_t until,
@@ -62,17 +66,27 @@ typedef struct dm_table_ops {
   int (*last)(dm_table *t, const char *series, size_t len, dm_items_cb cb, void *arg);
   /* Pending (day, shard) pairs with day < before_day. */
   int (*pending)(dm_table *t, int64_t before_day, dm_dayshards_cb cb, void *arg);
-  /* Names of the series with items in (day, shard), sorted. */
+  /* Names of the series with items in (day, shard), sorted (byte order). The ager calls
+   * it before packing the day: see mark_aged. */
   int (*scan_day)(dm_table *t, dm_dayshard ds, dm_names_cb cb, void *arg);
   /* Marks (day, shard) aged: its items may be swept. A put into it afterwards marks it
-   * pending again (late data: the ager repacks the day). */
+   * pending again (late data: the ager repacks the day). A put into it between the last
+   * scan_day(ds) and this call also leaves it pending (its points may be missing from the
+   * blob just written): the next ager run packs the day again. */
   int (*mark_aged)(dm_table *t, dm_dayshard ds, dm_done_cb cb, void *arg);
-  /* Deletes items with window start < before whose (day, shard) is aged and not pending. */
+  /* Deletes items with window start < before whose (day, shard) is aged and not pending.
+   * LMDB sweeps whole days only: those that end at or before `before`. The manifest of a
+   * swept (day, shard) is emptied (a later put into it lists only the late series, so the
+   * ager must merge them into the existing blob); its aged marker stays. */
   int (*sweep)(dm_table *t, int64_t before, dm_done_cb cb, void *arg);
   /* Every series name ever put, sorted. */
   int (*names)(dm_table *t, dm_names_cb cb, void *arg);
   void (*stats)(dm_table *t, dm_table_stats *out);
-  void (*close)(dm_table *t); /* waits for in-flight work, frees */
+  /* Refuses new calls (DM_ECLOSED); calls already accepted, queued writes included, still
+   * run and call back. t is freed at once when none is in flight, else after the last
+   * callback: keep running the loop (uv_run until it returns 0) before uv_loop_close, and
+   * do not touch t after close. */
+  void (*close)(dm_table *t);
 } dm_table_ops;
 
 struct dm_table {
@@ -81,6 +95,10 @@ struct dm_table {
   uint32_t shards; /* ager.shards */
 };
 
+/* The embedded table: an LMDB environment in <cfg->data_dir>/table (created), map size
+ * cfg->table_map_bytes, window cfg->window, shards cfg->ager_shards. Reads run on the
+ * thread pool concurrently; writes (put, mark_aged, sweep) one at a time in call order.
+ * On error returns DM_E* and writes a message to err. */
 int dm_table_lmdb_open(dm_table **out, uv_loop_t *loop, const dm_config *cfg,
                        char *err, size_t errlen);
 

@@ -1,0 +1,118 @@
+/* api.c — route registration, the X-Api-Key scope check and the request metrics.
+ *
+ * Keys come from auth.keys ("key=read+write,key2=read"). With no key configured every
+ * request is allowed (main refuses a non-loopback listener in that case unless auth.open).
+ * With keys, a request needs X-Api-Key: missing or unknown -> 401, known but without the
+ * route's scope -> 403. /healthz, /readyz and /metrics need no key.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "diamond/error.h"
+#include "diamond/log.h"
+
+static void guarded(dm_http_req *r, void *arg) {
+  route_ctx *rc = arg;
+  dm_api *a = rc->api;
+  if (rc->scope != SCOPE_NONE && !a->open) {
+    const char *key = dm_http_header(r, "x-api-key");
+    if (key == NULL || key[0] == '\0') {
+      dm_http_respond_error(r, 401, "missing X-Api-Key header");
+      return;
+    }
+    int scopes = dm_config_key_scopes(a->cfg, key);
+    if (scopes == 0) {
+      dm_http_respond_error(r, 401, "unknown API key");
+      return;
+    }
+    if (!(scopes & rc->scope)) {
+      dm_http_respond_error(r, 403, "API key lacks the %s scope",
+                            rc->scope == SCOPE_WRITE ? "write" : "read");
+      return;
+    }
+  }
+  rc->fn(r, a);
+}
+
+int dm_api_route(dm_api *a, int methods, const char *pattern, const char *name, int scope,
+                 dm_http_handler fn) {
+  route_ctx *rc = calloc(1, sizeof *rc);
+  if (rc == NULL) return DM_ENOMEM;
+  *rc = (route_ctx){a, scope, fn, a->routes};
+  a->routes = rc;
+  return dm_http_route(a->http, methods, pattern, name, guarded, rc);
+}
+
+void dm_api_limits(const dm_api *a, int64_t now, dm_ingest_limits *lim) {
+  lim->max_points = (size_t)a->cfg->max_points;
+  lim->max_name_len = (size_t)a->cfg->max_name_len;
+  lim->step = a->cfg->step;
+  lim->min_time = now - a->cfg->blob_keep;
+  lim->max_time = now + a->cfg->max_future;
+}
+
+void dm_api_json(dm_http_req *r, int status, const char *json) {
+  dm_http_respond(r, status, "application/json", json, strlen(json), "");
+}
+
+/* requests by route and code: a small cache in front of the metrics registry */
+typedef struct req_metric {
+  const char *route;
+  int code;
+  dm_counter *c;
+} req_metric;
+
+static req_metric seen[256];
+static size_t nseen;
+
+static void observe(void *arg, const char *route, int status) {
+  (void)arg;
+  for (size_t i = 0; i < nseen; i++) {
+    if (seen[i].code == status && seen[i].route == route) {
+      dm_counter_add(seen[i].c, 1);
+      return;
+    }
+  }
+  char labels[128];
+  snprintf(labels, sizeof labels, "route=\"%s\",code=\"%d\"", route[0] ? route : "none", status);
+  dm_counter *c = dm_metric_counter("diamond_http_requests_total", labels,
+                                    "HTTP requests answered, by route and status code.");
+  dm_counter_add(c, 1);
+  if (nseen < sizeof seen / sizeof seen[0]) seen[nseen++] = (req_metric){route, status, c};
+}
+
+int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *cfg) {
+  dm_api *a = calloc(1, sizeof *a);
+  if (a == NULL) return DM_ENOMEM;
+  a->http = s;
+  a->e = e;
+  a->cfg = cfg;
+  a->open = !dm_config_has_keys(cfg);
+  a->m_bytes_in = dm_metric_counter("diamond_http_body_bytes_total", "",
+                                    "Request body bytes received by ingest endpoints.");
+  a->m_http_points = dm_metric_counter("diamond_points_total", "source=\"http\"",
+                                       "Points accepted, by source.");
+  a->m_rejected = dm_metric_counter("diamond_rejected_batches_total", "",
+                                    "Ingest batches rejected whole for bad input.");
+  dm_http_set_observer(s, observe, a);
+  int rc = dm_api_mackerel_routes(a);
+  if (rc == 0) rc = dm_api_ops_routes(a);
+  if (rc < 0) {
+    dm_api_free(a);
+    return rc;
+  }
+  *out = a;
+  return 0;
+}
+
+void dm_api_free(dm_api *a) {
+  if (a == NULL) return;
+  route_ctx *r = a->routes;
+  while (r != NULL) {
+    route_ctx *next = r->next;
+    free(r);
+    r = next;
+  }
+  free(a);
+}

@@ -1,0 +1,39 @@
+/* api_int.h — what the api's files share: the api object, the route wrapper that checks
+ * the key's scope, and the ingest limits derived from the config. */
+#ifndef DIAMOND_API_INT_H
+#define DIAMOND_API_INT_H
+
+#include "diamond/api.h"
+#include "diamond/ingest.h"
+#include "diamond/metrics.h"
+
+enum { SCOPE_NONE = 0, SCOPE_READ = 1, SCOPE_WRITE = 2 };
+
+struct dm_api {
+  dm_http_server *http;
+  dm_engine *e;
+  const dm_config *cfg;
+  int open; /* no keys configured: every request allowed */
+  dm_counter *m_bytes_in, *m_http_points, *m_rejected;
+  struct route_ctx *routes;
+};
+
+typedef struct route_ctx {
+  dm_api *api;
+  int scope;
+  dm_http_handler fn;
+  struct route_ctx *next;
+} route_ctx;
+
+/* Registers pattern with a scope check in front of fn (fn gets the dm_api as arg). */
+int dm_api_route(dm_api *a, int methods, const char *pattern, const char *name, int scope,
+                 dm_http_handler fn);
+void dm_api_limits(const dm_api *a, int64_t now, dm_ingest_limits *lim);
+
+int dm_api_mackerel_routes(dm_api *a);
+int dm_api_ops_routes(dm_api *a);
+
+/* Replies {"success":true}-style JSON from a literal. */
+void dm_api_json(dm_http_req *r, int status, const char *json);
+
+#endif

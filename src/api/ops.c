@@ -1,0 +1,86 @@
+/* ops.c — endpoints for operators: liveness, readiness, Prometheus metrics, and the admin
+ * calls that force the flusher and the ager (tests and operators use them). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "diamond/buf.h"
+#include "diamond/error.h"
+#include "diamond/log.h"
+
+static void healthz(dm_http_req *r, void *arg) {
+  (void)arg;
+  dm_api_json(r, 200, "{\"status\":\"ok\"}");
+}
+
+static void readyz(dm_http_req *r, void *arg) {
+  dm_api *a = arg;
+  char why[256];
+  if (dm_engine_ready(a->e, why, sizeof why)) {
+    dm_api_json(r, 200, "{\"status\":\"ready\"}");
+  } else {
+    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "not ready: %s", why);
+  }
+}
+
+static void metrics(dm_http_req *r, void *arg) {
+  (void)arg;
+  dm_buf b;
+  dm_buf_init(&b);
+  dm_metrics_render(&b);
+  if (b.oom) dm_http_respond_error(r, 500, "out of memory");
+  else dm_http_respond(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.p, b.len, "");
+  dm_buf_free(&b);
+}
+
+typedef struct admin_ctx {
+  dm_api *a;
+  dm_http_req *r;
+  int age;
+} admin_ctx;
+
+
+static void admin_done(void *arg, int status) {
+  admin_ctx *c = arg;
+  if (status < 0) {
+    dm_http_respond_error(c->r, status == DM_ECLOSED ? 503 : 500, "%s failed: %s",
+                          c->age ? "ageing" : "flush", dm_strerror(status));
+  } else {
+    uint64_t flushed, aged;
+    dm_engine_last_counts(c->a->e, &flushed, &aged);
+    char json[64];
+    snprintf(json, sizeof json, c->age ? "{\"aged\":%llu}" : "{\"flushed\":%llu}",
+             (unsigned long long)(c->age ? aged : flushed));
+    dm_api_json(c->r, 200, json);
+  }
+  free(c);
+}
+
+static void admin(dm_http_req *r, dm_api *a, int age) {
+  admin_ctx *c = malloc(sizeof *c);
+  if (c == NULL) {
+    dm_http_respond_error(r, 500, "out of memory");
+    return;
+  }
+  *c = (admin_ctx){a, r, age};
+  dm_log_info(age ? "admin_age" : "admin_flush", NULL);
+  int rc = age ? dm_engine_age(a->e, admin_done, c) : dm_engine_flush(a->e, admin_done, c);
+  if (rc < 0) {
+    free(c);
+    dm_http_respond_error(r, rc == DM_ECLOSED ? 503 : 500, "%s", dm_strerror(rc));
+  }
+}
+
+static void admin_flush(dm_http_req *r, void *arg) { admin(r, arg, 0); }
+static void admin_age(dm_http_req *r, void *arg) { admin(r, arg, 1); }
+
+int dm_api_ops_routes(dm_api *a) {
+  int rc = 0;
+  rc |= dm_api_route(a, DM_HTTP_GET | DM_HTTP_HEAD, "/healthz", "healthz", SCOPE_NONE, healthz);
+  rc |= dm_api_route(a, DM_HTTP_GET | DM_HTTP_HEAD, "/readyz", "readyz", SCOPE_NONE, readyz);
+  rc |= dm_api_route(a, DM_HTTP_GET, "/metrics", "metrics", SCOPE_NONE, metrics);
+  rc |= dm_api_route(a, DM_HTTP_POST, "/admin/flush", "admin_flush", SCOPE_WRITE, admin_flush);
+  rc |= dm_api_route(a, DM_HTTP_POST, "/admin/age", "admin_age", SCOPE_WRITE, admin_age);
+  return rc < 0 ? DM_ENOMEM : 0;
+}

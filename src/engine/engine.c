@@ -1,0 +1,405 @@
+/* engine.c — opening and closing the engine, and the write path.
+ *
+ * A write goes WAL first, cache second: dm_wal_append queues the batch for the next group
+ * commit; when the WAL reports it durable (per wal.fsync) the batch is applied to the
+ * cache and the caller is told, so a 2xx always means "in the WAL and readable". The WAL
+ * completes appends in order, so two writes of the same (series, time) reach the cache in
+ * the order they were accepted: last write wins.
+ *
+ * Writes in flight are kept in a FIFO with the WAL segment that was current when they were
+ * queued (a lower bound of the segment they land in). The flusher may delete WAL segments
+ * only below both the cache's lowest unflushed segment and the oldest in-flight write's.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "diamond/error.h"
+#include "diamond/log.h"
+#include "diamond/timefmt.h"
+#include "engine_int.h"
+
+struct write_op {
+  dm_engine *e;
+  const dm_batch *b;
+  dm_done_cb cb;
+  void *arg;
+  uint64_t seg_floor;
+  write_op *next;
+};
+
+int dm_waiter_push(waiter **list, dm_done_cb cb, void *arg) {
+  waiter *w = malloc(sizeof *w);
+  if (w == NULL) return DM_ENOMEM;
+  w->cb = cb;
+  w->arg = arg;
+  w->next = NULL;
+  while (*list != NULL) list = &(*list)->next;
+  *list = w;
+  return 0;
+}
+
+void dm_waiters_fire(waiter **list, int status) {
+  waiter *w = *list;
+  *list = NULL;
+  while (w != NULL) {
+    waiter *next = w->next;
+    w->cb(w->arg, status);
+    free(w);
+    w = next;
+  }
+}
+
+uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms) {
+  uint64_t ceil = base_ms;
+  for (uint32_t i = 0; i < attempt && ceil < cap_ms; i++) ceil *= 2;
+  if (ceil > cap_ms) ceil = cap_ms;
+  return ceil ? (uint64_t)random() % (ceil + 1) : 0;
+}
+
+void dm_engine_wait(dm_engine *e, const int *done) {
+  while (!*done) uv_run(e->loop, UV_RUN_ONCE);
+}
+
+static void names_loaded(void *arg, int status, const dm_name_ref *names, size_t n) {
+  void **ctx = arg;
+  dm_engine *e = ctx[0];
+  int *done = ctx[1];
+  if (status < 0) {
+    dm_log_error("names_load_failed", "error=\"%s\"", dm_strerror(status));
+  } else {
+    for (size_t i = 0; i < n; i++) dm_name_index_add(e->names, names[i].s, names[i].len);
+  }
+  *done = status < 0 ? status : 1;
+}
+
+static void cache_applied(void *arg, int status) { (void)arg, (void)status; }
+
+static int replay_one(void *arg, const dm_batch *b, uint64_t seg) {
+  dm_engine *e = arg;
+  for (size_t i = 0; i < b->n; i++) {
+    size_t len;
+    const char *s = dm_batch_name(b, i, &len);
+    if (i == 0 || b->e[i].name_off != b->e[i - 1].name_off)
+      dm_name_index_add(e->names, s, len);
+  }
+  return dm_cache_append(e->cache, b, seg, cache_applied, NULL);
+}
+
+static double g_wal_bytes(void *arg) {
+  dm_wal_stats s;
+  dm_wal_stats_get(((dm_engine *)arg)->wal, &s);
+  return (double)s.bytes;
+}
+static double g_wal_segments(void *arg) {
+  dm_wal_stats s;
+  dm_wal_stats_get(((dm_engine *)arg)->wal, &s);
+  return (double)s.segments;
+}
+static double cache_stat(dm_engine *e, int which) {
+  dm_cache_stats s;
+  dm_cache_stats_get(e->cache, &s);
+  switch (which) {
+  case 0: return (double)s.windows;
+  case 1: return (double)s.bytes;
+  case 2: return (double)s.points;
+  case 3: return (double)s.series;
+  default: return s.oldest_dirty_end ? (double)(dm_now() - s.oldest_dirty_end) : 0;
+  }
+}
+static double g_cache_windows(void *arg) { return cache_stat(arg, 0); }
+static double g_cache_bytes(void *arg) { return cache_stat(arg, 1); }
+static double g_cache_points(void *arg) { return cache_stat(arg, 2); }
+static double g_cache_series(void *arg) { return cache_stat(arg, 3); }
+static double g_flush_lag(void *arg) {
+  /* how far the oldest unflushed closed window is behind its flush deadline */
+  dm_engine *e = arg;
+  double lag = cache_stat(e, 4) - (double)e->cfg.flush_grace;
+  return lag > 0 ? lag : 0;
+}
+static double g_ager_lag(void *arg) {
+  dm_engine *e = arg;
+  if (e->oldest_pending_day == INT64_MAX) return 0;
+  /* a day becomes due when its end is older than table.keep */
+  double due = (double)((e->oldest_pending_day + 1) * 86400 + e->cfg.table_keep);
+  double lag = (double)dm_now() - due;
+  return lag > 0 ? lag : 0;
+}
+static double g_series_known(void *arg) {
+  return (double)dm_name_index_count(((dm_engine *)arg)->names);
+}
+static double g_table_bytes(void *arg) {
+  dm_table_stats s;
+  dm_table_stats_get(((dm_engine *)arg)->table, &s);
+  return (double)s.size_bytes;
+}
+
+static void fsync_observed(void *arg, uint64_t ns) {
+  dm_histogram_observe(((dm_engine *)arg)->m_fsync, (double)ns / 1e9);
+}
+
+static void register_metrics(dm_engine *e) {
+  e->m_points = dm_metric_counter("diamond_points_durable_total", "",
+                                 "Points made durable in the WAL and applied to the cache.");
+  e->m_batches = dm_metric_counter("diamond_write_batches_total", "", "Batches made durable.");
+  e->m_busy = dm_metric_counter("diamond_backpressure_total", "",
+                                "Writes refused with 503 because the cache or WAL is full.");
+  e->m_flush_windows = dm_metric_counter("diamond_flush_windows_total", "",
+                                         "Cache windows written to the table.");
+  e->m_flush_errors = dm_metric_counter("diamond_flush_errors_total", "", "Failed flush rounds.");
+  e->m_aged = dm_metric_counter("diamond_ager_dayshards_total", "",
+                                "(day, shard) objects packed into blobs.");
+  e->m_ager_errors = dm_metric_counter("diamond_ager_errors_total", "", "Failed ager packs.");
+  e->m_fsync = dm_metric_histogram("diamond_wal_fsync_seconds", "", "WAL fdatasync latency.");
+  e->m_flush_seconds = dm_metric_histogram("diamond_flush_seconds", "", "Flush round latency.");
+  e->m_age_seconds = dm_metric_histogram("diamond_ager_seconds", "", "Ager run latency.");
+  dm_metric_gauge("diamond_wal_bytes", "", "Bytes in live WAL segments.", g_wal_bytes, e);
+  dm_metric_gauge("diamond_wal_segments", "", "Live WAL segment files.", g_wal_segments, e);
+  dm_metric_gauge("diamond_cache_windows", "", "Windows in the hot cache.", g_cache_windows, e);
+  dm_metric_gauge("diamond_cache_bytes", "", "Memory held by the hot cache.", g_cache_bytes, e);
+  dm_metric_gauge("diamond_cache_points", "", "Points in the hot cache.", g_cache_points, e);
+  dm_metric_gauge("diamond_cache_series", "", "Series in the hot cache.", g_cache_series, e);
+  dm_metric_gauge("diamond_series", "", "Series names known.", g_series_known, e);
+  dm_metric_gauge("diamond_table_bytes", "", "Bytes used by the table.", g_table_bytes, e);
+  dm_metric_gauge("diamond_flush_lag_seconds", "",
+                  "Age of the oldest closed window still waiting past its flush deadline.",
+                  g_flush_lag, e);
+  dm_metric_gauge("diamond_ager_lag_seconds", "",
+                  "How long the oldest due day has been waiting to be packed into blobs.",
+                  g_ager_lag, e);
+  dm_wal_set_fsync_observer(e->wal, fsync_observed, e);
+}
+
+int dm_engine_open(dm_engine **out, uv_loop_t *loop, const dm_config *cfg, char *err,
+                   size_t errlen) {
+  char path[DM_CONFIG_STR + 32];
+  int rc;
+  dm_engine *e = calloc(1, sizeof *e);
+  if (e == NULL) return DM_ENOMEM;
+  e->loop = loop;
+  e->cfg = *cfg;
+  e->oldest_pending_day = INT64_MAX;
+  e->flush_ok_at = e->aged_ok_at = dm_now();
+  if (mkdir(cfg->data_dir, 0755) < 0 && errno != EEXIST) {
+    snprintf(err, errlen, "data dir %s: %s", cfg->data_dir, strerror(errno));
+    rc = DM_EIO;
+    goto fail;
+  }
+  rc = dm_name_index_new(&e->names);
+  if (rc < 0) goto fail;
+  rc = dm_cache_memory_open(&e->cache, cfg);
+  if (rc < 0) {
+    snprintf(err, errlen, "cache: %s", dm_strerror(rc));
+    goto fail_names;
+  }
+  rc = dm_table_lmdb_open(&e->table, loop, cfg, err, errlen);
+  if (rc < 0) goto fail_cache;
+  snprintf(path, sizeof path, "%s/blobs", cfg->data_dir);
+  rc = dm_blob_dir_open(&e->blob, loop, path, err, errlen);
+  if (rc < 0) goto fail_table;
+  rc = dm_blob_reader_new(&e->breader, e->blob, (size_t)cfg->blob_index_cache);
+  if (rc < 0) goto fail_blob;
+
+  int done = 0;
+  void *ctx[2] = {e, &done};
+  rc = dm_table_names(e->table, names_loaded, ctx);
+  if (rc < 0) goto fail_reader;
+  dm_engine_wait(e, &done);
+  if (done < 0) {
+    rc = done;
+    snprintf(err, errlen, "table: loading series names: %s", dm_strerror(rc));
+    goto fail_reader;
+  }
+  rc = dm_ager_load_days(e);
+  if (rc < 0) {
+    snprintf(err, errlen, "blob: listing objects: %s", dm_strerror(rc));
+    goto fail_reader;
+  }
+
+  snprintf(path, sizeof path, "%s/wal", cfg->data_dir);
+  dm_wal_opts wo = {.dir = path,
+                    .fsync = cfg->wal_fsync,
+                    .fsync_ms = cfg->wal_fsync_ms,
+                    .segment_bytes = cfg->wal_segment_bytes};
+  rc = dm_wal_open(&e->wal, loop, &wo);
+  if (rc < 0) {
+    snprintf(err, errlen, "wal: opening %s: %s", path, dm_strerror(rc));
+    goto fail_reader;
+  }
+  uint64_t records = 0, points = 0;
+  uint64_t t0 = dm_mono_ns();
+  rc = dm_wal_replay(e->wal, replay_one, e, &records, &points);
+  if (rc < 0) {
+    snprintf(err, errlen, "wal: replay: %s", dm_strerror(rc));
+    goto fail_wal;
+  }
+  dm_log_info("wal_replayed", "records=%llu points=%llu ms=%.1f", (unsigned long long)records,
+              (unsigned long long)points, (double)(dm_mono_ns() - t0) / 1e6);
+  register_metrics(e);
+  *out = e;
+  return 0;
+fail_wal:
+  dm_wal_close(e->wal);
+fail_reader:
+  dm_blob_reader_free(e->breader);
+fail_blob:
+  dm_blob_close(e->blob);
+fail_table:
+  dm_table_close(e->table);
+fail_cache:
+  dm_cache_close(e->cache);
+fail_names:
+  dm_name_index_free(e->names);
+fail:
+  free(e);
+  return rc;
+}
+
+void dm_engine_start(dm_engine *e) {
+  dm_flusher_start(e);
+  dm_ager_start(e);
+}
+
+static void wal_done(void *arg, int status, uint64_t seg) {
+  write_op *op = arg;
+  dm_engine *e = op->e;
+  /* FIFO: the WAL completes in append order */
+  if (e->wr_head == op) {
+    e->wr_head = op->next;
+    if (e->wr_head == NULL) e->wr_tail = NULL;
+  } else {
+    write_op **pp = &e->wr_head;
+    while (*pp != op) pp = &(*pp)->next;
+    *pp = op->next;
+    if (e->wr_tail == op) {
+      e->wr_tail = e->wr_head;
+      while (e->wr_tail && e->wr_tail->next) e->wr_tail = e->wr_tail->next;
+    }
+  }
+  e->wr_inflight--;
+  if (status == 0) {
+    const dm_batch *b = op->b;
+    for (size_t i = 0; i < b->n; i++) {
+      if (i > 0 && b->e[i].name_off == b->e[i - 1].name_off) continue;
+      size_t len;
+      const char *s = dm_batch_name(b, i, &len);
+      dm_name_index_add(e->names, s, len);
+    }
+    status = dm_cache_append(e->cache, b, seg, cache_applied, NULL);
+    if (status == 0) {
+      dm_counter_add(e->m_points, b->n);
+      dm_counter_add(e->m_batches, 1);
+    } else {
+      /* in the WAL but not in the cache: a restart replays it; refuse to ack */
+      dm_log_error("cache_append_failed", "error=\"%s\"", dm_strerror(status));
+    }
+  }
+  op->cb(op->arg, status);
+  free(op);
+}
+
+int dm_engine_write(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg) {
+  if (e->closing) return DM_ECLOSED;
+  if (b->n == 0) return DM_EINVAL;
+  dm_cache_stats cs;
+  dm_cache_stats_get(e->cache, &cs);
+  if (cs.bytes > (uint64_t)e->cfg.cache_max_bytes) {
+    dm_counter_add(e->m_busy, 1);
+    /* make room: the flusher checkpoints open windows when the cache is over its limit */
+    dm_flusher_run(e, 1, NULL, NULL);
+    return DM_EBUSY;
+  }
+  write_op *op = malloc(sizeof *op);
+  if (op == NULL) return DM_ENOMEM;
+  *op = (write_op){e, b, cb, arg, dm_wal_current_seg(e->wal), NULL};
+  int rc = dm_wal_append(e->wal, b, wal_done, op);
+  if (rc < 0) {
+    if (rc == DM_EBUSY) dm_counter_add(e->m_busy, 1);
+    free(op);
+    return rc;
+  }
+  if (e->wr_tail) e->wr_tail->next = op;
+  else e->wr_head = op;
+  e->wr_tail = op;
+  e->wr_inflight++;
+  return 0;
+}
+
+int dm_engine_retry_after(const dm_engine *e) {
+  int64_t s = e->cfg.flush_interval_ms / 1000;
+  return s < 1 ? 1 : (int)s;
+}
+
+uint64_t dm_engine_durable_below(dm_engine *e) {
+  dm_cache_stats cs;
+  dm_cache_stats_get(e->cache, &cs);
+  uint64_t below = dm_wal_current_seg(e->wal);
+  if (cs.min_wal_seg < below) below = cs.min_wal_seg;
+  if (e->wr_head != NULL && e->wr_head->seg_floor < below) below = e->wr_head->seg_floor;
+  return below;
+}
+
+void dm_engine_names(dm_engine *e, const char *prefix, size_t len,
+                     void (*fn)(void *arg, const char *name, size_t len), void *arg) {
+  dm_name_index_prefix(e->names, prefix, len, fn, arg);
+}
+
+int dm_engine_flush(dm_engine *e, dm_done_cb cb, void *arg) {
+  if (e->closing) return DM_ECLOSED;
+  return dm_flusher_run(e, 1, cb, arg);
+}
+
+int dm_engine_age(dm_engine *e, dm_done_cb cb, void *arg) {
+  if (e->closing) return DM_ECLOSED;
+  return dm_ager_run(e, cb, arg);
+}
+
+int dm_engine_ready(dm_engine *e, char *why, size_t len) {
+  if (e->closing) {
+    snprintf(why, len, "shutting down");
+    return 0;
+  }
+  dm_cache_stats cs;
+  dm_cache_stats_get(e->cache, &cs);
+  if (cs.bytes > (uint64_t)e->cfg.cache_max_bytes) {
+    snprintf(why, len, "backpressure: cache holds %llu bytes, limit %lld",
+             (unsigned long long)cs.bytes, (long long)e->cfg.cache_max_bytes);
+    return 0;
+  }
+  if (e->flush_attempt > 0) {
+    snprintf(why, len, "flusher failing: %u consecutive failed rounds", e->flush_attempt);
+    return 0;
+  }
+  double lag = g_ager_lag(e);
+  if (lag > (double)e->cfg.ager_grace / 2) {
+    snprintf(why, len, "ager lag %.0f s exceeds half of ager.grace (%lld s)", lag,
+             (long long)e->cfg.ager_grace);
+    return 0;
+  }
+  return 1;
+}
+
+void dm_engine_last_counts(const dm_engine *e, uint64_t *flushed, uint64_t *aged) {
+  *flushed = e->flushed_windows;
+  *aged = e->aged_count;
+}
+
+const dm_config *dm_engine_config(const dm_engine *e) { return &e->cfg; }
+
+void dm_engine_close(dm_engine *e) {
+  e->closing = 1;
+  dm_flusher_stop(e);
+  dm_ager_stop(e);
+  /* let running flush / age rounds and in-flight writes finish */
+  while (e->flush_running || e->age_running || e->wr_inflight > 0) uv_run(e->loop, UV_RUN_ONCE);
+  dm_wal_close(e->wal);
+  dm_blob_reader_free(e->breader);
+  dm_table_close(e->table);
+  dm_blob_close(e->blob);
+  dm_cache_close(e->cache);
+  dm_name_index_free(e->names);
+  free(e->blob_days);
+  free(e);
+}

@@ -1,0 +1,119 @@
+/* engine_int.h — the engine's private state, shared by its files (engine.c, flusher.c,
+ * ager.c, query.c, blob_reader.c, name_index.c). Nothing outside src/engine includes it.
+ */
+#ifndef DIAMOND_ENGINE_INT_H
+#define DIAMOND_ENGINE_INT_H
+
+#include <stdint.h>
+#include <uv.h>
+
+#include "diamond/blob.h"
+#include "diamond/cache.h"
+#include "diamond/config.h"
+#include "diamond/engine.h"
+#include "diamond/metrics.h"
+#include "diamond/table.h"
+#include "diamond/wal.h"
+
+/* ---- name index (name_index.c): every series name known, sorted on demand ---- */
+typedef struct dm_name_index dm_name_index;
+int dm_name_index_new(dm_name_index **out);
+/* Returns 1 if the name was new, 0 if known, < 0 on error. */
+int dm_name_index_add(dm_name_index *ix, const char *s, size_t len);
+void dm_name_index_prefix(dm_name_index *ix, const char *prefix, size_t len,
+                          void (*fn)(void *arg, const char *name, size_t len), void *arg);
+size_t dm_name_index_count(const dm_name_index *ix);
+void dm_name_index_free(dm_name_index *ix);
+
+/* ---- blob reader (blob_reader.c): one series-day out of a blob object, with an LRU of
+ * parsed indexes ---- */
+typedef struct dm_blob_reader dm_blob_reader;
+int dm_blob_reader_new(dm_blob_reader **out, dm_blob *b, size_t max_indexes);
+/* Points of the series in the object `key`, all of them (the caller clips). Status
+ * DM_ENOENT when the object or the series is absent (n = 0). */
+int dm_blob_reader_read(dm_blob_reader *r, const char *key, const char *series, size_t len,
+                        dm_points_cb cb, void *arg);
+/* Forgets a cached index (the ager replaced the object). */
+void dm_blob_reader_invalidate(dm_blob_reader *r, const char *key);
+void dm_blob_reader_free(dm_blob_reader *r);
+
+/* Blob key of (day, shard): "v1/YYYY-MM-DD/SS.dmb". */
+void dm_blob_key(char *out, size_t len, int64_t day, uint32_t shard);
+
+/* ---- a FIFO of writes in flight: their WAL segment lower bound ---- */
+typedef struct write_op write_op;
+
+typedef struct waiter {
+  dm_done_cb cb;
+  void *arg;
+  struct waiter *next;
+} waiter;
+
+struct dm_engine {
+  uv_loop_t *loop;
+  dm_config cfg;
+  dm_wal *wal;
+  dm_cache *cache;
+  dm_table *table;
+  dm_blob *blob;
+  dm_name_index *names;
+  dm_blob_reader *breader;
+  int closing;
+
+  /* writes in flight, oldest first (WAL completes in order) */
+  write_op *wr_head, *wr_tail;
+  uint64_t wr_inflight;
+
+  /* flusher */
+  uv_timer_t flush_timer;
+  int flush_running;
+  int flush_force;          /* this round takes open windows too */
+  int flush_rounds_left;    /* bound for a forced flush under continuous ingest */
+  uint64_t flushed_windows; /* in the current round */
+  uint32_t flush_attempt;   /* consecutive failures, for backoff */
+  int64_t flush_ok_at;      /* last time a round completed without error */
+  waiter *flush_waiters;    /* admin flush callers of the running forced round */
+  waiter *flush_next;       /* admin flush callers that arrived during a normal round */
+
+  /* ager */
+  uv_timer_t age_timer;
+  int age_running;
+  waiter *age_waiters, *age_next;
+  int64_t aged_ok_at;     /* last run that finished with nothing pending */
+  int64_t oldest_pending_day; /* day of the oldest pending (day, shard) seen, or INT64_MAX */
+  uint64_t aged_count;    /* (day, shard) packed by the current run */
+  int64_t *blob_days;     /* sorted days having blob objects */
+  size_t nblob_days, cap_blob_days;
+
+  /* metrics */
+  dm_counter *m_points, *m_batches, *m_busy;
+  dm_counter *m_flush_windows, *m_flush_errors, *m_aged, *m_ager_errors;
+  dm_histogram *m_fsync, *m_flush_seconds, *m_age_seconds;
+};
+
+/* flusher.c */
+void dm_flusher_start(dm_engine *e);
+void dm_flusher_stop(dm_engine *e);
+int dm_flusher_run(dm_engine *e, int force, dm_done_cb cb, void *arg);
+/* WAL segments below this hold only points durable in the table. */
+uint64_t dm_engine_durable_below(dm_engine *e);
+
+/* ager.c */
+void dm_ager_start(dm_engine *e);
+void dm_ager_stop(dm_engine *e);
+int dm_ager_run(dm_engine *e, dm_done_cb cb, void *arg);
+int dm_ager_load_days(dm_engine *e); /* blob days at start-up (runs the loop) */
+int dm_engine_has_blob_day(const dm_engine *e, int64_t day);
+void dm_engine_add_blob_day(dm_engine *e, int64_t day);
+
+/* Waiter lists. */
+int dm_waiter_push(waiter **list, dm_done_cb cb, void *arg);
+void dm_waiters_fire(waiter **list, int status);
+
+/* Capped exponential backoff with full jitter: rand(0, min(cap, base * 2^attempt)). */
+uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
+
+/* Runs the loop until *done is set (start-up only, before serving). */
+void dm_engine_wait(dm_engine *e, const int *done);
+
+#endif

@@ -1,0 +1,117 @@
+/* name_index.c — every series name the server knows, for metric-name listings and glob
+ * expansion: an open-addressing hash set (membership on the ingest path, one probe per new
+ * name in a batch) plus an array of the same strings sorted lazily when a listing needs it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "diamond/error.h"
+#include "diamond/names.h"
+#include "engine_int.h"
+
+typedef struct name {
+  uint64_t hash;
+  uint32_t len;
+  char s[]; /* NUL-terminated */
+} name;
+
+struct dm_name_index {
+  name **slots; /* hash set, power-of-two size */
+  size_t nslots, count;
+  name **sorted; /* all names; sorted[0..nsorted) is in order, the rest appended */
+  size_t nsorted, cap_sorted;
+};
+
+int dm_name_index_new(dm_name_index **out) {
+  dm_name_index *ix = calloc(1, sizeof *ix);
+  if (ix == NULL) return DM_ENOMEM;
+  ix->nslots = 1024;
+  ix->slots = calloc(ix->nslots, sizeof *ix->slots);
+  if (ix->slots == NULL) {
+    free(ix);
+    return DM_ENOMEM;
+  }
+  *out = ix;
+  return 0;
+}
+
+static int grow(dm_name_index *ix) {
+  size_t n = ix->nslots * 2;
+  name **slots = calloc(n, sizeof *slots);
+  if (slots == NULL) return DM_ENOMEM;
+  for (size_t i = 0; i < ix->nslots; i++) {
+    name *x = ix->slots[i];
+    if (x == NULL) continue;
+    size_t j = x->hash & (n - 1);
+    while (slots[j] != NULL) j = (j + 1) & (n - 1);
+    slots[j] = x;
+  }
+  free(ix->slots);
+  ix->slots = slots;
+  ix->nslots = n;
+  return 0;
+}
+
+int dm_name_index_add(dm_name_index *ix, const char *s, size_t len) {
+  uint64_t h = dm_name_hash(s, len);
+  size_t j = h & (ix->nslots - 1);
+  for (name *x; (x = ix->slots[j]) != NULL; j = (j + 1) & (ix->nslots - 1))
+    if (x->hash == h && x->len == len && memcmp(x->s, s, len) == 0) return 0;
+  if ((ix->count + 1) * 4 > ix->nslots * 3) {
+    if (grow(ix) < 0) return DM_ENOMEM;
+    return dm_name_index_add(ix, s, len);
+  }
+  if (ix->count == ix->cap_sorted) {
+    size_t cap = ix->cap_sorted ? ix->cap_sorted * 2 : 1024;
+    name **p = realloc(ix->sorted, cap * sizeof *p);
+    if (p == NULL) return DM_ENOMEM;
+    ix->sorted = p;
+    ix->cap_sorted = cap;
+  }
+  name *x = malloc(sizeof *x + len + 1);
+  if (x == NULL) return DM_ENOMEM;
+  x->hash = h;
+  x->len = (uint32_t)len;
+  memcpy(x->s, s, len);
+  x->s[len] = '\0';
+  ix->slots[j] = x;
+  ix->sorted[ix->count++] = x;
+  return 1;
+}
+
+static int cmp_name(const void *a, const void *b) {
+  const name *x = *(name *const *)a, *y = *(name *const *)b;
+  return strcmp(x->s, y->s);
+}
+
+void dm_name_index_prefix(dm_name_index *ix, const char *prefix, size_t len,
+                          void (*fn)(void *arg, const char *name, size_t len), void *arg) {
+  if (ix->nsorted < ix->count) {
+    qsort(ix->sorted, ix->count, sizeof *ix->sorted, cmp_name);
+    ix->nsorted = ix->count;
+  }
+  size_t lo = 0, hi = ix->count; /* first name >= prefix */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const name *x = ix->sorted[mid];
+    size_t m = x->len < len ? x->len : len;
+    int c = memcmp(x->s, prefix, m);
+    if (c < 0 || (c == 0 && x->len < len)) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t i = lo; i < ix->count; i++) {
+    const name *x = ix->sorted[i];
+    if (x->len < len || memcmp(x->s, prefix, len) != 0) break;
+    fn(arg, x->s, x->len);
+  }
+}
+
+size_t dm_name_index_count(const dm_name_index *ix) { return ix->count; }
+
+void dm_name_index_free(dm_name_index *ix) {
+  if (ix == NULL) return;
+  for (size_t i = 0; i < ix->count; i++) free(ix->sorted[i]);
+  free(ix->sorted);
+  free(ix->slots);
+  free(ix);
+}

@@ -1,0 +1,105 @@
+"""test_auth: with auth.keys configured, a user needs an X-Api-Key with the right scope
+(read for reads, write for writes and admin); ops endpoints stay open; without keys on a
+loopback listener everything is open."""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import ServerTestCase, floor_step, main, now  # noqa: E402
+
+WKEY, RKEY = "wkey", "rkey"
+
+
+def pt(host, name, t, v):
+    return {"hostId": host, "name": name, "time": t, "value": v}
+
+
+class Auth(ServerTestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.start_class_server(sets=["auth.keys=%s=read+write,%s=read" % (WKEY, RKEY)])
+        cls.base = floor_step(now() - 3600)
+
+    def reads(self, host="a1", name="m"):
+        b = self.base
+        return ["/api/v0/hosts/%s/metrics?name=%s&from=%d&to=%d" % (host, name, b, b + 600),
+                "/api/v0/services/s1/metrics?name=%s&from=%d&to=%d" % (name, b, b + 600),
+                "/api/v0/tsdb/latest?hostId=%s&name=%s" % (host, name),
+                "/api/v0/hosts/%s/metric-names" % host]
+
+    def test_write_needs_a_write_key(self):
+        b = self.base
+        points = [pt("a1", "m", b, 1.0)]
+        self.assertError(self.server.post_points(points), 401)
+        self.assertError(self.server.post_points(points, key="nokey"), 401)
+        self.assertError(self.server.post_points(points, key=""), 401)
+        self.assertError(self.server.post_points(points, key=RKEY), 403)
+        self.assertError(self.server.post_service("s1", [{"name": "m", "time": b,
+                                                          "value": 1.0}]), 401)
+        self.assertError(self.server.post_service("s1", [{"name": "m", "time": b,
+                                                          "value": 1.0}], key=RKEY), 403)
+        # nothing of the refused writes was stored
+        self.assertEqual(self.server.host_metrics("a1", "m", b, b, key=RKEY), [])
+        st, _, body = self.server.post_points(points, key=WKEY)
+        self.assertEqual((st, body), (200, {"success": True}))
+        st, _, body = self.server.post_service("s1", [{"name": "m", "time": b, "value": 2.0}],
+                                               key=WKEY)
+        self.assertEqual((st, body), (200, {"success": True}))
+        self.assertEqual(self.server.host_metrics("a1", "m", b, b, key=RKEY), [(b, 1.0)])
+
+    def test_reads_need_a_read_key(self):
+        b = self.base
+        self.assertStatus(self.server.post_points([pt("a2", "m", b, 3.0)], key=WKEY), 200)
+        for path in self.reads("a2"):
+            self.assertError(self.server.get(path), 401)
+            self.assertError(self.server.get(path, headers={"X-Api-Key": "wrong"}), 401)
+            st, _, body = self.server.get(path, headers={"X-Api-Key": RKEY})
+            self.assertEqual(st, 200, (path, body))
+            st, _, body = self.server.get(path, headers={"X-Api-Key": WKEY})
+            self.assertEqual(st, 200, (path, body))
+        self.assertEqual(self.server.host_metrics("a2", "m", b, b, key=WKEY), [(b, 3.0)])
+
+    def test_key_header_name_is_case_insensitive(self):
+        st, _, _ = self.server.get(self.reads()[0], headers={"x-api-key": RKEY})
+        self.assertEqual(st, 200)
+
+    def test_admin_needs_write_scope(self):
+        for path in ("/admin/flush", "/admin/age"):
+            self.assertError(self.server.post(path), 401)
+            self.assertError(self.server.post(path, headers={"X-Api-Key": "zzz"}), 401)
+            self.assertError(self.server.post(path, headers={"X-Api-Key": RKEY}), 403)
+            st, _, body = self.server.post(path, headers={"X-Api-Key": WKEY})
+            self.assertEqual(st, 200, (path, body))
+
+    def test_ops_endpoints_are_open(self):
+        st, _, body = self.server.get("/healthz")
+        self.assertEqual((st, body), (200, {"status": "ok"}))
+        st, _, body = self.server.get("/readyz")
+        self.assertEqual((st, body), (200, {"status": "ready"}))
+        st, _, body = self.server.get("/metrics")
+        self.assertEqual(st, 200)
+        self.assertIn("diamond_points_total", body)
+
+    def test_metrics_count_refusals(self):
+        self.server.post_points([pt("a3", "m", self.base, 1.0)])
+        _, text = self.server.metrics_text()
+        self.assertRegex(text, r'diamond_http_requests_total\{[^}]*code="401"[^}]*\} [1-9]')
+
+
+class NoKeys(ServerTestCase):
+    def test_open_on_loopback_without_keys(self):
+        s = self.start_server()
+        b = floor_step(now() - 3600)
+        st, _, body = s.post_points([pt("o1", "m", b, 1.0)])
+        self.assertEqual((st, body), (200, {"success": True}))
+        self.assertEqual(s.host_metrics("o1", "m", b, b), [(b, 1.0)])
+        st, _, _ = s.post("/admin/flush")
+        self.assertEqual(st, 200)
+        # a key is ignored when none are configured
+        st, _, _ = s.post_points([pt("o1", "m", b, 2.0)], key="anything")
+        self.assertEqual(st, 200)
+
+
+if __name__ == "__main__":
+    main()
