@@ -27,9 +27,9 @@
  * entries share the name bytes, so the comparison is a pointer check), one compare with
  * the series' newest window, then a store into the log or the dense array. With many
  * series per batch each of those is a cache miss, so the loop prefetches the hash slot,
- * series, window and slot of the entries a few places ahead. Measured (-O2, this 2-core
- * machine, shared): ~75 ns a point when every entry is another of 100k series, ~14 ns in
- * runs of one series.
+ * series, window and slot of the entries a few places ahead. Measured by test_cache_model
+ * (-O2, this shared 2-core machine): 75-130 ns a point when each entry is another of 100k
+ * series (memory-bound: ~70 MB of cache), 13-20 ns in runs of one series.
  *
  * Window states (asserted):
  *   (none) --append--> DIRTY --take_ready--> FLUSHING

@@ -74,7 +74,10 @@ static lru_entry *lru_find(dm_blob_reader *r, const char *key) {
 
 static void lru_put(dm_blob_reader *r, const char *key, dm_blobfile_index *ix) {
   lru_entry *slot = lru_find(r, key);
-  if (slot == NULL && r->n < r->cap) slot = &r->lru[r->n++];
+  if (slot == NULL && r->n < r->cap) {
+    slot = &r->lru[r->n++];
+    slot->ix = NULL;
+  }
   if (slot == NULL) {
     slot = &r->lru[0];
     for (size_t i = 1; i < r->n; i++)
@@ -91,6 +94,7 @@ void dm_blob_reader_invalidate(dm_blob_reader *r, const char *key) {
     if (strcmp(r->lru[i].key, key) == 0) {
       dm_blobfile_index_free(r->lru[i].ix);
       r->lru[i] = r->lru[--r->n];
+      memset(&r->lru[r->n], 0, sizeof r->lru[r->n]);
       return;
     }
   }

@@ -75,7 +75,9 @@ static void names_loaded(void *arg, int status, const dm_name_ref *names, size_t
   *done = status < 0 ? status : 1;
 }
 
-static void cache_applied(void *arg, int status) { (void)arg, (void)status; }
+/* The memory cache completes appends inside the call; the status lands in *arg. A cache
+ * that completes later (redis) will need the write_op to carry the ack instead. */
+static void cache_applied(void *arg, int status) { *(int *)arg = status; }
 
 static int replay_one(void *arg, const dm_batch *b, uint64_t seg) {
   dm_engine *e = arg;
@@ -85,7 +87,9 @@ static int replay_one(void *arg, const dm_batch *b, uint64_t seg) {
     if (i == 0 || b->e[i].name_off != b->e[i - 1].name_off)
       dm_name_index_add(e->names, s, len);
   }
-  return dm_cache_append(e->cache, b, seg, cache_applied, NULL);
+  int status = 1;
+  int rc = dm_cache_append(e->cache, b, seg, cache_applied, &status);
+  return rc < 0 ? rc : status <= 0 ? status : DM_EIO;
 }
 
 static double g_wal_bytes(void *arg) {
@@ -287,7 +291,9 @@ static void wal_done(void *arg, int status, uint64_t seg) {
       const char *s = dm_batch_name(b, i, &len);
       dm_name_index_add(e->names, s, len);
     }
-    status = dm_cache_append(e->cache, b, seg, cache_applied, NULL);
+    int applied = 1;
+    status = dm_cache_append(e->cache, b, seg, cache_applied, &applied);
+    if (status == 0) status = applied <= 0 ? applied : DM_EIO;
     if (status == 0) {
       dm_counter_add(e->m_points, b->n);
       dm_counter_add(e->m_batches, 1);

@@ -38,6 +38,7 @@ typedef struct read_ctx {
 } read_ctx;
 
 static int run_add(run *r, const dm_point *p, size_t n) {
+  if (n == 0) return 0;
   if (r->n + n > r->cap) {
     size_t cap = r->cap ? r->cap : 64;
     while (cap < r->n + n) cap *= 2;

@@ -160,7 +160,7 @@ static void conn_input(conn *c, const char *data, size_t n, int from_lbuf) {
   while (n > 0 && c->state == C_READING) {
     size_t used = http_parser_execute(&c->parser, &dm_http_parser_settings, data, n);
     enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-    if (used > n) used = n;
+    if (used > n || (used == 0 && e == HPE_OK)) break; /* cannot happen; never spin */
     data += used;
     n -= used;
     if (c->state != C_READING) break; /* a write failed inside a callback: closing */
