@@ -91,8 +91,12 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   a->open = !dm_config_has_keys(cfg);
   a->m_bytes_in = dm_metric_counter("diamond_http_body_bytes_total", "",
                                     "Request body bytes received by ingest endpoints.");
-  a->m_http_points = dm_metric_counter("diamond_points_total", "source=\"http\"",
-                                       "Points accepted, by source.");
+  a->m_points_host = dm_metric_counter("diamond_points_total",
+                                       "source=\"http\",route=\"tsdb_post\"",
+                                       "Points accepted, by source and route.");
+  a->m_points_service = dm_metric_counter("diamond_points_total",
+                                          "source=\"http\",route=\"service_tsdb_post\"",
+                                          "Points accepted, by source and route.");
   a->m_rejected = dm_metric_counter("diamond_rejected_batches_total", "",
                                     "Ingest batches rejected whole for bad input.");
   dm_http_set_observer(s, observe, a);

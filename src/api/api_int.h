@@ -14,7 +14,7 @@ struct dm_api {
   dm_engine *e;
   const dm_config *cfg;
   int open; /* no keys configured: every request allowed */
-  dm_counter *m_bytes_in, *m_http_points, *m_rejected;
+  dm_counter *m_bytes_in, *m_points_host, *m_points_service, *m_rejected;
   struct route_ctx *routes;
 };
 

@@ -20,6 +20,7 @@
 
 typedef struct post_ctx {
   dm_api *a;
+  dm_counter *points;
   dm_http_req *r;
   dm_batch b;
 } post_ctx;
@@ -41,7 +42,7 @@ static void respond_engine_error(dm_api *a, dm_http_req *r, int rc) {
 static void post_done(void *arg, int status) {
   post_ctx *c = arg;
   if (status == 0) {
-    dm_counter_add(c->a->m_http_points, c->b.n);
+    dm_counter_add(c->points, c->b.n);
     dm_api_json(c->r, 200, "{\"success\":true}");
   } else {
     respond_engine_error(c->a, c->r, status);
@@ -61,6 +62,7 @@ static void ingest(dm_http_req *r, dm_api *a, const char *service) {
   }
   c->a = a;
   c->r = r;
+  c->points = service ? a->m_points_service : a->m_points_host;
   dm_batch_init(&c->b);
   dm_ingest_limits lim;
   dm_api_limits(a, dm_now(), &lim);

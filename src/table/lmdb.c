@@ -332,7 +332,7 @@ static int lmdb_mark_aged(dm_table *base, dm_dayshard ds, dm_done_cb cb, void *a
   if (j == NULL) return DM_ENOMEM;
   j->ds = ds;
   j->cb.done = cb;
-  uint64_t version;
+  uint64_t version = 0;
   if (take_scan(t, ds, &version)) {
     j->has_expect = 1;
     j->expect = version;

@@ -19,7 +19,8 @@ WRITERS = 4
 NAMES = 10        # series per writer: host crash<w>, names m0..m9
 BATCH = 50        # points per request
 ROUNDS = 5
-MAX_BATCHES = 4000  # per writer: keeps times in the accepted range and reads small
+MAX_BATCHES = 8000  # per writer: keeps times in the accepted range and reads small
+PAUSE = 0.002       # between a writer's requests, so the cap lasts all rounds
 
 
 class Writer(threading.Thread):
@@ -59,6 +60,7 @@ class Writer(threading.Thread):
                 self.st["acked"].append((name, pts))
             else:
                 self.st["refused"].append((name, pts, r.status))
+            time.sleep(PAUSE)
         if conn is not None:
             conn.close()
 
@@ -86,8 +88,9 @@ class Crash(ServerTestCase):
             stop.set()
             for t in threads:
                 t.join(30)
-            self.assertGreater(sum(len(st["acked"]) for st in states), before,
-                               "round %d: no write was acknowledged" % rnd_i)
+            if any(st["k"] < MAX_BATCHES for st in states):
+                self.assertGreater(sum(len(st["acked"]) for st in states), before,
+                                   "round %d: no write was acknowledged" % rnd_i)
             s.start(timeout=30)
         self.verify(s, base, states)
         sys.stderr.write("crash: %d acknowledged batches, %d lost answers, %d refused, "
