@@ -75,20 +75,23 @@ stop_vm() {
   PID=""
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
+rss_kib() { awk -v k="${1:-VmRSS}:" '$1 == k {print $2}' "/proc/$PID/status"; }
 HZ=$(getconf CLK_TCK)
 
-echo "== VictoriaMetrics $("$VM" -version 2>&1 | head -1)"
+vm_version=$(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null || "$VM" -version 2>&1 | head -1)
+echo "== VictoriaMetrics $vm_version ($VM), $(nproc) cores"
 start_vm ingest
 cpu0=$(cpu_ticks)
 capture ingest "$LOAD" --format vm --url "127.0.0.1:$PORT" --conns "$CONNS" --batch "$BATCH" \
   --series "$SERIES" --duration "$INGEST_SECONDS"
 cpu1=$(cpu_ticks)
 rss1=$(rss_kib)
+anon1=$(rss_kib RssAnon)
 echo "$ingest"
 pts=$(json points <<<"$ingest")
 cpu_us=$(python3 -c "print('%.2f' % (($cpu1 - $cpu0) / $HZ * 1e6 / max(1, $pts)))")
 rss_series=$(python3 -c "print('%.0f' % ($rss1 * 1024 / $SERIES))")
+anon_series=$(python3 -c "print('%.0f' % ($anon1 * 1024 / $SERIES))")
 stop_vm
 
 start_vm backfill
@@ -111,20 +114,20 @@ end=$(( start + 86400 ))
 capture r1 "$READ" --format vm --url "127.0.0.1:$PORT" --hosts $(( BACKFILL_SERIES / 10 )) \
   --names 10 --range 86400 --end "$end" --requests "$READ_REQUESTS" --conns 1
 echo "$r1"
-capture rf "$READ" --format vm --url "127.0.0.1:$PORT" --hosts 100 --names 1 --range 86400 \
+capture rf "$READ" --format vm --url "127.0.0.1:$PORT" --hosts $(( BACKFILL_SERIES / 10 )) --names 10 --range 86400 \
   --end "$end" --fanout 100 --requests "$FANOUT_ROUNDS"
 echo "$rf"
 stop_vm
 
 cat <<EOF
 
-## VictoriaMetrics (same machine, same load)
+## VictoriaMetrics $vm_version (same machine, same load)
 
 | measure | value |
 |---|---|
 | ingest, $CONNS conns x $BATCH-point batches, $SERIES series, ${INGEST_SECONDS} s | **$(json points_per_sec <<<"$ingest") points/s** (p50 $(json p50_ms <<<"$ingest") ms, p99 $(json p99_ms <<<"$ingest") ms) |
 | server CPU per point | $cpu_us µs |
-| RSS per series after ingest | $rss_series B |
+| RSS per series after ingest: VmRSS / series; RssAnon / series | $rss_series B; $anon_series B |
 | bytes per point on disk (data dir after force_merge) | $bpp |
 | read 1 series x 24 h (/api/v1/export): p50 / p99 | $(json p50_ms <<<"$r1") ms / $(json p99_ms <<<"$r1") ms ($(json points_per_request <<<"$r1") points) |
 | 100 series x 24 h fanout: p50 / p99 | $(json p50_ms <<<"$rf") ms / $(json p99_ms <<<"$rf") ms |

@@ -420,9 +420,12 @@ static int parse_url(const char *u) {
   if (opt.port <= 0 || opt.port > 65535) return -1;
   const char *ip = strcmp(opt.host, "localhost") == 0 ? "127.0.0.1" : opt.host;
   if (uv_ip4_addr(ip, opt.port, (struct sockaddr_in *)&addr) == 0) return 0;
-  char h6[256];
-  snprintf(h6, sizeof h6, "%s", ip[0] == '[' ? ip + 1 : ip);
-  h6[strcspn(h6, "]")] = 0;
+  char h6[sizeof opt.host];
+  const char *src = ip[0] == '[' ? ip + 1 : ip;
+  size_t n = strcspn(src, "]");
+  if (n >= sizeof h6) return -1;
+  memcpy(h6, src, n);
+  h6[n] = 0;
   return uv_ip6_addr(h6, opt.port, (struct sockaddr_in6 *)&addr) == 0 ? 0 : -1;
 }
 

@@ -81,7 +81,8 @@ stop_server() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
-rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
+rss_kib() { awk -v k="${1:-VmRSS}:" '$1 == k {print $2}' "/proc/$PID/status"; }
+metric() { curl -fsS "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 post() { # post PATH: POST /admin/..., prints the reply
   local out
   capture out curl -sS -X POST "http://127.0.0.1:$PORT$1"
@@ -95,11 +96,15 @@ echo "== diamond benchmark: $(nproc) cores, $(uname -sr), build $BUILD"
 # --- 1. ingest: CONNS connections x BATCH-point batches over SERIES series ----------------
 start_server ingest
 rss0=$(rss_kib)
+anon0=$(rss_kib RssAnon)
 cpu0=$(cpu_ticks)
 capture ingest "$LOAD" --url "127.0.0.1:$PORT" --conns "$CONNS" --batch "$BATCH" \
   --series "$SERIES" --duration "$INGEST_SECONDS"
 cpu1=$(cpu_ticks)
 rss1=$(rss_kib)
+anon1=$(rss_kib RssAnon)
+cache_bytes=$(metric diamond_cache_bytes)
+cache_points=$(metric diamond_cache_points)
 echo "$ingest"
 ing_pts=$(json points <<<"$ingest")
 ing_pps=$(json points_per_sec <<<"$ingest")
@@ -109,8 +114,9 @@ ing_bad=$(json non_2xx <<<"$ingest")
 cpu_us=$(python3 -c "print('%.2f' % (($cpu1 - $cpu0) / $HZ * 1e6 / max(1, $ing_pts)))")
 rss_series=$(python3 -c "print('%.0f' % ($rss1 * 1024 / $SERIES))")
 rss_delta=$(python3 -c "print('%.0f' % (($rss1 - $rss0) * 1024 / $SERIES))")
-cache_bytes=$(curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '$1 == "diamond_cache_bytes" {print $2}')
-cache_pp=$(python3 -c "c = '${cache_bytes:-}'; print('%.1f' % (float(c) / $ing_pts) if c else 'n/a')")
+anon_series=$(python3 -c "print('%.0f' % ($anon1 * 1024 / $SERIES))")
+cache_pp=$(python3 -c "b, p = '${cache_bytes:-0}', '${cache_points:-0}'
+print('%.1f (%d points cached)' % (float(b) / float(p), int(float(p))) if float(p) > 0 else 'n/a')")
 stop_server
 
 # --- 2. backfill BACKFILL_DAYS days of BACKFILL_SERIES series, 5 days ago; flush; age ----
@@ -134,7 +140,7 @@ read_one() { # read_one VAR
     --requests "$READ_REQUESTS" --conns 1
 }
 read_fan() { # read_fan VAR
-  capture "$1" "$READ" --url "127.0.0.1:$PORT" --hosts 100 --names 1 --range 86400 --end "$end" \
+  capture "$1" "$READ" --url "127.0.0.1:$PORT" --hosts "$hosts" --names 10 --range 86400 --end "$end" \
     --fanout 100 --requests "$FANOUT_ROUNDS"
 }
 read_one r_tab; echo "$r_tab"
@@ -161,8 +167,9 @@ cat <<EOF
 | ingest, $CONNS conns x $BATCH-point batches, $SERIES series, ${INGEST_SECONDS} s | **$ing_pps points/s** ($ing_pts points, non-2xx $ing_bad) |
 | ingest request latency p50 / p99 | $ing_p50 ms / $ing_p99 ms |
 | server CPU per point (utime+stime / points) | $cpu_us µs |
-| RSS per series after ingest (VmRSS / series; growth / series) | $rss_series B; $rss_delta B |
-| cache bytes per point (diamond_cache_bytes / points, end of ingest) | $cache_pp |
+| RSS per series after ingest: VmRSS / series (growth during the run / series) | $rss_series B ($rss_delta B) |
+| anonymous RSS per series (RssAnon / series: without LMDB's file-backed map) | $anon_series B |
+| hot-tier bytes per cached point (diamond_cache_bytes / diamond_cache_points, end of ingest) | $cache_pp |
 | backfill, $BACKFILL_SERIES series x $BACKFILL_DAYS days | $fill_pps points/s ($fill_pts points) |
 | /admin/flush then /admin/age wall time | $flush_s s; $age_s s |
 | **bytes per point in blobs** ($blob_files .dmb files, $blob_bytes bytes) | **$bpp** |

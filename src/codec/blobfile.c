@@ -27,6 +27,18 @@ static const uint8_t head_magic[4] = {'D', 'M', 'B', '1'};
 static const uint8_t foot_magic[4] = {'D', 'M', 'B', 'F'};
 /* the smallest serialised entry: 1-byte name, every varint 1 byte, the CRC */
 #define MIN_ENTRY (1 + 1 + 1 + 1 + 1 + 1 + 1 + 4)
+/* LZ4 expands a block at most ~255 times: a larger claimed raw size is a lie, and must not
+ * make us allocate it */
+#define MAX_RATIO 255
+
+/* footer fields that do not depend on the object around them */
+static int footer_sane(const dm_blobfile_footer *f) {
+  if (f->index_off < DM_BLOBFILE_HEADER || f->index_off > UINT64_MAX / 2) return 0;
+  if (f->index_len == 0 || f->index_len > INT_MAX || f->index_raw_len > LZ4_MAX_INPUT_SIZE)
+    return 0;
+  if (f->index_raw_len > (uint64_t)f->index_len * MAX_RATIO + 16) return 0;
+  return (uint64_t)f->entries * MIN_ENTRY <= f->index_raw_len;
+}
 
 static void put_le32(uint8_t *p, uint32_t v) {
   for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
@@ -281,10 +293,7 @@ int dm_blobfile_footer_parse(const uint8_t *footer, dm_blobfile_footer *out) {
       .entries = get_le32(footer + 16),
       .index_crc = get_le32(footer + 20),
   };
-  if (f.index_off < DM_BLOBFILE_HEADER || f.index_off > UINT64_MAX / 2) return DM_ECORRUPT;
-  if (f.index_len == 0 || f.index_len > INT_MAX || f.index_raw_len > LZ4_MAX_INPUT_SIZE)
-    return DM_ECORRUPT;
-  if ((uint64_t)f.entries * MIN_ENTRY > f.index_raw_len) return DM_ECORRUPT;
+  if (!footer_sane(&f)) return DM_ECORRUPT;
   *out = f;
   return 0;
 }
@@ -326,9 +335,7 @@ static int parse_entry(const dm_blobfile_footer *f, const char *raw, size_t len,
 int dm_blobfile_index_parse(const dm_blobfile_footer *f, const uint8_t *index_bytes,
                             size_t len, dm_blobfile_index **out) {
   if (f == NULL || index_bytes == NULL || out == NULL || len != f->index_len) return DM_EINVAL;
-  if (f->index_len == 0 || f->index_len > INT_MAX || f->index_raw_len > LZ4_MAX_INPUT_SIZE ||
-      (uint64_t)f->entries * MIN_ENTRY > f->index_raw_len)
-    return DM_ECORRUPT;
+  if (!footer_sane(f)) return DM_ECORRUPT;
   if (dm_crc32c(0, index_bytes, len) != f->index_crc) return DM_ECORRUPT;
   int rc = DM_ENOMEM;
   dm_blobfile_index *ix = calloc(1, sizeof *ix);

@@ -526,7 +526,7 @@ static void pending_got(void *arg, int status, const dm_dayshard *d, size_t n) {
     run_finish(r);
     return;
   }
-  memcpy(r->todo, d, n * sizeof *d);
+  if (n > 0) memcpy(r->todo, d, n * sizeof *d);
   r->n = n;
   for (size_t i = 0; i < n; i++)
     if (d[i].day < e->oldest_pending_day) e->oldest_pending_day = d[i].day;

@@ -4,6 +4,7 @@ clean exit 0 on SIGTERM, logfmt lines on stderr, refusal to start on a busy port
 
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -108,7 +109,7 @@ class Ops(ServerTestCase):
 class CheckConfig(ServerTestCase):
     def run_check(self, *args, env=None):
         tmp = tempfile.mkdtemp(prefix="diamond-cc-")
-        self.addCleanup(lambda: __import__("shutil").rmtree(tmp, ignore_errors=True))
+        self.addCleanup(shutil.rmtree, tmp, True)
         p = subprocess.run([find_diamondd(), "--check-config"] + list(args), cwd=tmp,
                            env=env or clean_env(), stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=20)
@@ -253,7 +254,7 @@ class Runtime(ServerTestCase):
         busy.listen(1)
         self.addCleanup(busy.close)
         tmp = tempfile.mkdtemp(prefix="diamond-busy-")
-        self.addCleanup(lambda: __import__("shutil").rmtree(tmp, ignore_errors=True))
+        self.addCleanup(shutil.rmtree, tmp, True)
         p = subprocess.Popen([find_diamondd(), "--data-dir", os.path.join(tmp, "data"),
                               "--http", "127.0.0.1:%d" % busy.getsockname()[1],
                               "--graphite", "127.0.0.1:%d" % free_port()],

@@ -41,7 +41,7 @@ static inline void rm_tree(const char *dir) {
   char p[512];
   while ((de = readdir(d)) != NULL) {
     if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) continue;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+    if (snprintf(p, sizeof p, "%s/%s", dir, de->d_name) >= (int)sizeof p) continue;
     struct stat st;
     if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
       rm_tree(p);
