@@ -136,7 +136,8 @@ static void read_range(dm_http_req *r, dm_api *a, const char *kind, const char *
   const char *to_s = dm_http_query(r, "to", 0);
   int64_t from, to;
   if (dm_segment_check(owner, strlen(owner)) < 0) {
-    dm_http_respond_error(r, 400, "%s \"%s\": must be [A-Za-z0-9_-]+", kind, owner);
+    dm_http_respond_error(r, 400, "%s \"%s\": must be [A-Za-z0-9_-]+",
+                          strcmp(kind, "host") == 0 ? "hostId" : "service name", owner);
     return;
   }
   if (name == NULL || name[0] == '\0') {
@@ -173,7 +174,12 @@ static void read_range(dm_http_req *r, dm_api *a, const char *kind, const char *
   c->a = a;
   c->r = r;
   int rc = dm_engine_read(a->e, series, (size_t)len, from, to, range_done, c);
-  if (rc < 0) {
+  if (rc == DM_ERANGE) {
+    dm_http_respond_error(r, 400, "range [%lld, %lld] may hold more than %lld points "
+                          "(limits.max_query_points): ask for a shorter range",
+                          (long long)from, (long long)to, (long long)a->cfg->max_query_points);
+    free(c);
+  } else if (rc < 0) {
     respond_engine_error(a, r, rc);
     free(c);
   }

@@ -40,6 +40,7 @@ typedef struct read_op {
   dm_points_cb cb;
   void *arg;
   dm_blobfile_footer footer;
+  dm_blobfile_entry entry; /* copied: the LRU may drop the index meanwhile */
 } read_op;
 
 void dm_blob_key(char *out, size_t len, int64_t day, uint32_t shard) {
@@ -122,8 +123,10 @@ static void chunk_got(void *arg, int status, const uint8_t *data, size_t len, ui
   }
   size_t count;
   int64_t first;
-  int rc = dm_chunk_info(data, len, &count, &first);
+  int rc = dm_blobfile_chunk_check(&op->entry, data, len);
+  if (rc == 0) rc = dm_chunk_info(data, len, &count, &first);
   if (rc < 0) {
+    dm_log_error("blob_chunk_corrupt", "key=%s series=%s", op->key, op->series);
     finish(op, rc, NULL, 0);
     return;
   }
@@ -148,6 +151,8 @@ static void read_chunk(read_op *op, const dm_blobfile_index *ix) {
     finish(op, DM_ENOENT, NULL, 0);
     return;
   }
+  op->entry = *en;
+  op->entry.name = NULL; /* points into the index */
   int rc = dm_blob_get_range(op->r->blob, op->key, (int64_t)en->off, en->len, chunk_got, op);
   if (rc < 0) finish(op, rc, NULL, 0);
 }

@@ -203,6 +203,15 @@ int dm_engine_read(dm_engine *e, const char *series, size_t len, int64_t from, i
                    dm_points_cb cb, void *arg) {
   if (e->closing) return DM_ECLOSED;
   if (from > until) return DM_EINVAL;
+  /* nothing exists outside the accepted range: clamp, then the step bounds the count */
+  int64_t now = dm_now();
+  if (from < now - e->cfg.blob_keep - 86400) from = now - e->cfg.blob_keep - 86400;
+  if (until > now + e->cfg.max_future) until = now + e->cfg.max_future;
+  if (from > until) {
+    cb(arg, 0, NULL, 0);
+    return 0;
+  }
+  if ((until - from) / e->cfg.step + 1 > e->cfg.max_query_points) return DM_ERANGE;
   read_ctx *c = ctx_new(e, series, len, cb, arg);
   if (c == NULL) return DM_ENOMEM;
   c->from = from;

@@ -255,6 +255,28 @@ class BadInput(ServerTestCase):
                                    b"k" * 1000 + b"\r\n\r\n")
         self.assertEqual(st, 200)
 
+    # --- bad reads ---------------------------------------------------------------------
+    def test_bad_read_parameters(self):
+        b = self.base
+        for path, words in (
+                ("/api/v0/hosts/h1/metrics?from=%d&to=%d" % (b, b), ('"name"',)),
+                ("/api/v0/hosts/h1/metrics?name=x&to=%d" % b, ('"from"',)),
+                ("/api/v0/hosts/h1/metrics?name=x&from=%d" % b, ('"to"',)),
+                ("/api/v0/hosts/h1/metrics?name=x&from=abc&to=%d" % b, ('"from"',)),
+                ("/api/v0/hosts/h1/metrics?name=x&from=%d&to=%d" % (b + 60, b), ("after",)),
+                ("/api/v0/hosts/h1/metrics?name=a/b&from=%d&to=%d" % (b, b), ("name",)),
+                ("/api/v0/hosts/h%%2F1/metrics?name=x&from=%d&to=%d" % (b, b), ("hostId",)),
+                ("/api/v0/tsdb/latest?hostId=h1", ('"name"',))):
+            self.assertError(self.server.get(path), 400, *words)
+
+    def test_read_over_the_points_budget(self):
+        s = self.start_server(sets=["limits.max_query_points=100000"])
+        b = self.base
+        path = "/api/v0/services/s/metrics?name=x&from=%d&to=%d"
+        self.assertError(s.get(path % (b - 100 * 86400, b)), 400, "max_query_points")
+        st, _, body = s.get(path % (b - 60 * 86400, b))
+        self.assertEqual((st, body), (200, {"metrics": []}))
+
     # --- routes and methods ------------------------------------------------------------
     def test_unknown_routes(self):
         for path in ("/nope", "/api/v0/nope", "/api/v0/hosts/h1/unknown",
