@@ -20,6 +20,8 @@ void dm_buf_adds(dm_buf *b, const char *s);
 void dm_buf_printf(dm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string literal, quotes included. */
 void dm_buf_json_str(dm_buf *b, const char *s, size_t len);
+/* Appends v in decimal. */
+void dm_buf_i64(dm_buf *b, int64_t v);
 /* Appends a double the way JSON wants it (shortest round-trip form, integers without .0). */
 void dm_buf_json_double(dm_buf *b, double v);
 /* Takes ownership of the bytes (NUL-terminated); b is reset. */

@@ -119,7 +119,9 @@ static void range_done(void *arg, int status, const dm_point *p, size_t n) {
   dm_buf_reserve(&b, 16 + n * 40);
   dm_buf_adds(&b, "{\"metrics\":[");
   for (size_t i = 0; i < n; i++) {
-    dm_buf_printf(&b, "%s{\"time\":%lld,\"value\":", i ? "," : "", (long long)p[i].t);
+    dm_buf_add(&b, ",{\"time\":" + (i == 0), i == 0 ? 8 : 9);
+    dm_buf_i64(&b, p[i].t);
+    dm_buf_add(&b, ",\"value\":", 9);
     dm_buf_json_double(&b, p[i].v);
     dm_buf_add(&b, "}", 1);
   }

@@ -86,22 +86,59 @@ void dm_buf_json_str(dm_buf *b, const char *s, size_t len) {
   dm_buf_add(b, "\"", 1);
 }
 
+/* Decimal digits of v into the END of tmp[24]; returns the first digit. */
+static char *u64_digits(char *end, uint64_t v) {
+  char *p = end;
+  do {
+    *--p = (char)('0' + v % 10);
+    v /= 10;
+  } while (v != 0);
+  return p;
+}
+
+void dm_buf_i64(dm_buf *b, int64_t v) {
+  char tmp[24];
+  char *end = tmp + sizeof tmp;
+  char *p = u64_digits(end, v < 0 ? 0 - (uint64_t)v : (uint64_t)v);
+  if (v < 0) *--p = '-';
+  dm_buf_add(b, p, (size_t)(end - p));
+}
+
 void dm_buf_json_double(dm_buf *b, double v) {
+  static const double pow10[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
   if (!isfinite(v)) {
     dm_buf_add(b, "null", 4);
     return;
   }
-  if (v == (double)(int64_t)v && fabs(v) < 9e15) {
-    if (v == 0 && signbit(v)) {
-      dm_buf_add(b, "-0", 2);
-      return;
-    }
-    dm_buf_printf(b, "%lld", (long long)v);
+  if (v == 0 && signbit(v)) {
+    dm_buf_add(b, "-0", 2);
     return;
   }
+  /* Fast path for what monitoring data mostly is: integers, or decimals with a few
+   * fraction digits. r / 10^e is correctly rounded (both exact), so when it equals v the
+   * printed decimal parses back to v; the smallest such e is the shortest form. */
+  double a = fabs(v);
+  if (a < 9e15) {
+    for (int e = 0; e < 7; e++) {
+      double r = nearbyint(a * pow10[e]);
+      if (r >= 9007199254740992.0) break;
+      if (r / pow10[e] != a) continue;
+      char tmp[32];
+      char *end = tmp + sizeof tmp, *p = end;
+      uint64_t m = (uint64_t)r, unit = (uint64_t)pow10[e];
+      if (e > 0) {
+        uint64_t frac = m % unit;
+        for (int i = 0; i < e; i++, frac /= 10) *--p = (char)('0' + frac % 10);
+        *--p = '.';
+      }
+      p = u64_digits(p, m / unit);
+      if (v < 0) *--p = '-';
+      dm_buf_add(b, p, (size_t)(end - p));
+      return;
+    }
+  }
   char tmp[32];
-  /* shortest representation that round-trips */
-  for (int prec = 15; prec <= 17; prec++) {
+  for (int prec = 15; prec <= 17; prec++) { /* shortest that round-trips */
     snprintf(tmp, sizeof tmp, "%.*g", prec, v);
     if (strtod(tmp, NULL) == v) break;
   }
