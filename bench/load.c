@@ -17,55 +17,16 @@
  * A connection has one request in flight; its next one starts after the answer and the
  * end of the write.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <uv.h>
 
-typedef struct {
-  char *data;
-  size_t len, cap;
-} sbuf;
-
-static void sb_reserve(sbuf *b, size_t more) {
-  if (b->len + more <= b->cap) return;
-  size_t cap = b->cap ? b->cap : 4096;
-  while (cap < b->len + more) cap *= 2;
-  char *p = realloc(b->data, cap);
-  if (p == NULL) {
-    fprintf(stderr, "dm_load: out of memory\n");
-    exit(2);
-  }
-  b->data = p;
-  b->cap = cap;
-}
-
-static void sb_add(sbuf *b, const void *s, size_t n) {
-  sb_reserve(b, n);
-  memcpy(b->data + b->len, s, n);
-  b->len += n;
-}
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(NULL, 0, fmt, ap);
-  va_end(ap);
-  sb_reserve(b, (size_t)n + 1);
-  va_start(ap, fmt);
-  vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-  va_end(ap);
-  b->len += (size_t)n;
-}
+#include "bench_http.h"
 
 /* Writes v (>= 0) in decimal into b; returns the digit count. */
 static size_t put_u64(char *b, uint64_t v) {
@@ -84,8 +45,7 @@ static size_t put_u64(char *b, uint64_t v) {
 enum { FMT_MACKEREL, FMT_VM };
 
 static struct {
-  char host[256];
-  int port;
+  bh_url url;
   int conns;
   int batch;
   int64_t series, hosts, names;
@@ -126,13 +86,13 @@ static void build_series(void) {
   series = calloc((size_t)opt.series, sizeof *series);
   if (series == NULL) exit(2);
   for (int64_t i = 0; i < opt.series; i++) {
-    sbuf b = {0};
+    bh_sbuf b = {0};
     int64_t h = i / opt.names, n = i % opt.names;
     if (opt.format == FMT_VM)
-      sb_printf(&b, "{\"metric\":{\"__name__\":\"custom.metric.%" PRId64 "\",\"host\":\"host%05"
+      bh_sb_printf(&b, "{\"metric\":{\"__name__\":\"custom.metric.%" PRId64 "\",\"host\":\"host%05"
                 PRId64 "\"},\"values\":[", n, h);
     else
-      sb_printf(&b, "{\"hostId\":\"host%05" PRId64 "\",\"name\":\"custom.metric.%" PRId64
+      bh_sb_printf(&b, "{\"hostId\":\"host%05" PRId64 "\",\"name\":\"custom.metric.%" PRId64
                 "\",\"time\":", h, n);
     series[i].prefix = b.data;
     series[i].prefix_len = b.len;
@@ -158,12 +118,12 @@ static int64_t value_x10(const series_t *s, int64_t i, int64_t r) {
 }
 
 /* Appends point p to body b. */
-static void add_point(sbuf *b, int64_t p) {
+static void add_point(bh_sbuf *b, int64_t p) {
   int64_t i = p % opt.series, r = p / opt.series;
   const series_t *s = &series[i];
   int64_t t = opt.start + r * opt.step;
   int64_t v = value_x10(s, i, r);
-  sb_reserve(b, s->prefix_len + 96);
+  bh_sb_reserve(b, s->prefix_len + 96);
   char *w = b->data + b->len;
   memcpy(w, s->prefix, s->prefix_len);
   w += s->prefix_len;
@@ -191,32 +151,24 @@ static void add_point(sbuf *b, int64_t p) {
 /* ---- connections ------------------------------------------------------------------------ */
 
 typedef struct conn {
-  uv_tcp_t tcp;
-  uv_connect_t connect_req;
-  uv_write_t write_req;
-  sbuf head, body, in;
-  int connected, writing, waiting; /* waiting: a response is due */
-  int64_t npoints;                 /* points in the request in flight */
-  uint64_t sent_ns;
-  int index;
+  bh_conn bh;      /* first: the bh_conn callbacks cast back */
+  bh_sbuf head, body;
+  int64_t npoints; /* points in the request in flight */
 } conn_t;
 
 static uv_loop_t *loop;
-static struct sockaddr_storage addr;
 static conn_t *conns;
 static int live_conns;
 static uint64_t t_begin, t_end;
 
 static struct {
   uint64_t requests, ok_points, non2xx, errors, reconnects;
-  double *lat_ms;
-  size_t nlat, caplat;
+  bh_lat lat;
   int last_bad_status;
   char last_bad_body[200];
 } st;
 
 static void conn_start(conn_t *c);
-static void send_next(conn_t *c);
 
 /* Stops at the point count, the deadline, or after many connection errors. */
 static void check_done(void) {
@@ -225,24 +177,12 @@ static void check_done(void) {
     stopping = 1;
 }
 
-static void record_latency(double ms) {
-  if (st.nlat == st.caplat) {
-    st.caplat = st.caplat ? st.caplat * 2 : 4096;
-    st.lat_ms = realloc(st.lat_ms, st.caplat * sizeof *st.lat_ms);
-    if (st.lat_ms == NULL) exit(2);
-  }
-  st.lat_ms[st.nlat++] = ms;
-}
-
-static void on_close(uv_handle_t *h) {
-  conn_t *c = h->data;
-  c->connected = 0;
-  c->writing = 0;
-  if (c->waiting) { /* the request in flight is lost: count it as an error */
-    c->waiting = 0;
+static void on_closed(bh_conn *b) {
+  conn_t *c = (conn_t *)b;
+  if (c->bh.waiting) { /* the request in flight is lost: count it as an error */
+    c->bh.waiting = 0;
     st.errors++;
   }
-  c->in.len = 0;
   check_done();
   if (!stopping) {
     st.reconnects++;
@@ -252,192 +192,84 @@ static void on_close(uv_handle_t *h) {
   }
 }
 
-static void conn_fail(conn_t *c, const char *what, int err) {
+static void on_fail(bh_conn *c, const char *what, int err) {
   if (!opt.quiet && st.errors < 5)
     fprintf(stderr, "dm_load: connection %d: %s: %s\n", c->index, what, uv_strerror(err));
-  if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_close);
+  bh_conn_close(c);
 }
 
-static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
-  conn_t *c = h->data;
-  (void)hint;
-  sb_reserve(&c->in, 65536);
-  *buf = uv_buf_init(c->in.data + c->in.len, (unsigned)(c->in.cap - c->in.len));
-}
-
-/* Parses one complete response at the start of c->in: 1 done (sets *status, *consumed,
- * *close), 0 need more, -1 malformed. Understands Content-Length, chunked, and 204. */
-static int parse_response(const char *p, size_t n, int *status, size_t *consumed,
-                          int *close_after, const char **body, size_t *body_len) {
-  const char *end = memmem(p, n, "\r\n\r\n", 4);
-  if (end == NULL) return n > 65536 ? -1 : 0;
-  size_t hlen = (size_t)(end - p) + 4;
-  if (n < 12 || memcmp(p, "HTTP/1.", 7) != 0) return -1;
-  *status = atoi(p + 9);
-  long long clen = -1;
-  int chunked = 0;
-  *close_after = p[7] == '0';
-  const char *l = memchr(p, '\n', hlen); /* end of the status line */
-  while (l != NULL && ++l < end) {
-    const char *eol = memchr(l, '\n', (size_t)(end + 2 - l));
-    size_t ll = (size_t)(eol - l);
-    if (ll > 15 && strncasecmp(l, "content-length:", 15) == 0) {
-      clen = atoll(l + 15);
-    } else if (ll > 18 && strncasecmp(l, "transfer-encoding:", 18) == 0) {
-      chunked = memmem(l, ll, "chunked", 7) != NULL;
-    } else if (ll > 11 && strncasecmp(l, "connection:", 11) == 0) {
-      if (memmem(l, ll, "close", 5) != NULL) *close_after = 1;
-      if (memmem(l, ll, "keep-alive", 10) != NULL) *close_after = 0;
-    }
-    l = eol;
-  }
-  *body = p + hlen;
-  if (*status == 204 || *status == 304 || (*status >= 100 && *status < 200)) {
-    *consumed = hlen;
-    *body_len = 0;
-    return 1;
-  }
-  if (chunked) {
-    size_t off = hlen;
-    for (;;) {
-      const char *nl = memmem(p + off, n - off, "\r\n", 2);
-      if (nl == NULL) return 0;
-      size_t sz = strtoul(p + off, NULL, 16);
-      off = (size_t)(nl - p) + 2;
-      if (sz == 0) {
-        const char *fin = memmem(p + off - 2, n - off + 2, "\r\n\r\n", 4);
-        if (fin == NULL) return 0;
-        *consumed = (size_t)(fin - p) + 4;
-        *body_len = 0; /* chunked bodies are not reassembled here */
-        return 1;
-      }
-      if (n < off + sz + 2) return 0;
-      off += sz + 2;
-    }
-  }
-  if (clen < 0) return 0; /* read until close: not used by the servers measured */
-  if (n < hlen + (size_t)clen) return 0;
-  *consumed = hlen + (size_t)clen;
-  *body_len = (size_t)clen;
-  return 1;
-}
-
-static void finish_request(conn_t *c, int status, const char *body, size_t blen) {
-  double ms = (double)(uv_hrtime() - c->sent_ns) / 1e6;
-  c->waiting = 0;
+static void on_response(bh_conn *b, const bh_response *r) {
+  conn_t *c = (conn_t *)b;
   st.requests++;
-  record_latency(ms);
-  if (status >= 200 && status < 300) {
+  bh_lat_add(&st.lat, (double)(uv_hrtime() - c->bh.sent_ns) / 1e6);
+  if (r->status >= 200 && r->status < 300) {
     st.ok_points += (uint64_t)c->npoints;
   } else {
     st.non2xx++;
-    st.last_bad_status = status;
-    size_t k = blen < sizeof st.last_bad_body - 1 ? blen : sizeof st.last_bad_body - 1;
-    memcpy(st.last_bad_body, body, k);
+    st.last_bad_status = r->status;
+    size_t k = r->body_len < sizeof st.last_bad_body - 1 ? r->body_len
+                                                          : sizeof st.last_bad_body - 1;
+    memcpy(st.last_bad_body, r->body, k);
     st.last_bad_body[k] = 0;
   }
   t_end = uv_hrtime();
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
-  conn_t *c = s->data;
-  (void)buf;
-  if (nread < 0) {
-    conn_fail(c, "read", (int)nread);
-    return;
-  }
-  c->in.len += (size_t)nread;
-  for (;;) {
-    int status = 0, close_after = 0;
-    size_t consumed = 0, blen = 0;
-    const char *body = NULL;
-    int rc = parse_response(c->in.data, c->in.len, &status, &consumed, &close_after, &body,
-                            &blen);
-    if (rc == 0) return;
-    if (rc < 0 || !c->waiting) {
-      conn_fail(c, "bad response", UV_EPROTO);
-      return;
-    }
-    finish_request(c, status, body, blen);
-    memmove(c->in.data, c->in.data + consumed, c->in.len - consumed);
-    c->in.len -= consumed;
-    if (close_after) {
-      conn_fail(c, "server closed", UV_EOF);
-      return;
-    }
-    send_next(c);
-    if (c->in.len == 0) return;
-  }
-}
-
-static void on_write(uv_write_t *w, int status) {
-  conn_t *c = w->data;
-  c->writing = 0;
-  if (status < 0) {
-    conn_fail(c, "write", status);
-    return;
-  }
-  if (!c->waiting) send_next(c);
-}
-
-
-static void send_next(conn_t *c) {
-  if (c->writing || c->waiting) return;
+/* Sends the next batch when the connection is idle, or closes it once the run is over. */
+static void send_next(bh_conn *b) {
+  conn_t *c = (conn_t *)b;
+  if (c->bh.writing || c->bh.waiting) return;
   check_done();
   if (stopping) {
-    if (!uv_is_closing((uv_handle_t *)&c->tcp)) uv_close((uv_handle_t *)&c->tcp, on_close);
+    bh_conn_close(&c->bh);
     return;
   }
   int64_t n = total_points - next_point;
   if (n > opt.batch) n = opt.batch;
   c->body.len = 0;
-  if (opt.format == FMT_MACKEREL) sb_add(&c->body, "[", 1);
+  if (opt.format == FMT_MACKEREL) bh_sb_add(&c->body, "[", 1);
   for (int64_t k = 0; k < n; k++) {
-    if (k > 0 && opt.format == FMT_MACKEREL) sb_add(&c->body, ",", 1);
+    if (k > 0 && opt.format == FMT_MACKEREL) bh_sb_add(&c->body, ",", 1);
     add_point(&c->body, next_point + k);
   }
-  if (opt.format == FMT_MACKEREL) sb_add(&c->body, "]", 1);
+  if (opt.format == FMT_MACKEREL) bh_sb_add(&c->body, "]", 1);
   next_point += n;
   c->npoints = n;
   c->head.len = 0;
-  sb_printf(&c->head, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\n"
-            "Content-Length: %zu\r\n%s%s%s\r\n", opt.path, opt.host, opt.port,
-            opt.format == FMT_VM ? "application/x-ndjson" : "application/json", c->body.len,
-            opt.key ? "X-Api-Key: " : "", opt.key ? opt.key : "", opt.key ? "\r\n" : "");
+  bh_sb_printf(&c->head, "POST %s HTTP/1.1\r\nHost: %s:%d\r\nContent-Type: %s\r\n"
+               "Content-Length: %zu\r\n%s%s%s\r\n", opt.path, opt.url.host, opt.url.port,
+               opt.format == FMT_VM ? "application/x-ndjson" : "application/json",
+               c->body.len, opt.key ? "X-Api-Key: " : "", opt.key ? opt.key : "",
+               opt.key ? "\r\n" : "");
   uv_buf_t bufs[2] = {uv_buf_init(c->head.data, (unsigned)c->head.len),
                       uv_buf_init(c->body.data, (unsigned)c->body.len)};
-  c->writing = c->waiting = 1;
-  c->sent_ns = uv_hrtime();
-  c->write_req.data = c;
-  int rc = uv_write(&c->write_req, (uv_stream_t *)&c->tcp, bufs, 2, on_write);
-  if (rc < 0) {
-    c->writing = 0;
-    conn_fail(c, "write", rc);
-  }
+  bh_conn_send(&c->bh, bufs, 2);
 }
 
-static void on_connect(uv_connect_t *req, int status) {
-  conn_t *c = req->data;
+static void on_connected(bh_conn *c, int status) {
   if (status < 0) {
     st.errors++;
-    conn_fail(c, "connect", status);
+    on_fail(c, "connect", status);
     if (st.errors > 100 && st.requests == 0) {
-      fprintf(stderr, "dm_load: cannot connect to %s:%d\n", opt.host, opt.port);
+      fprintf(stderr, "dm_load: cannot connect to %s:%d\n", opt.url.host, opt.url.port);
       exit(1);
     }
     return;
   }
-  c->connected = 1;
-  uv_tcp_nodelay(&c->tcp, 1);
-  uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
   send_next(c);
 }
 
+static const bh_conn_ops conn_ops = {
+    .connected = on_connected,
+    .response = on_response,
+    .ready = send_next,
+    .fail = on_fail,
+    .closed = on_closed,
+};
+
 static void conn_start(conn_t *c) {
-  uv_tcp_init(loop, &c->tcp);
-  c->tcp.data = c;
-  c->connect_req.data = c;
-  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, (struct sockaddr *)&addr, on_connect);
+  c->bh.ops = &conn_ops;
+  int rc = bh_conn_start(&c->bh, loop, (struct sockaddr *)&opt.url.addr);
   if (rc < 0) {
     fprintf(stderr, "dm_load: connect: %s\n", uv_strerror(rc));
     exit(1);
@@ -446,31 +278,20 @@ static void conn_start(conn_t *c) {
 
 /* ---- main --------------------------------------------------------------------------------- */
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct(const double *v, size_t n, double p) {
-  if (n == 0) return 0;
-  size_t i = (size_t)ceil(p / 100.0 * (double)n);
-  return v[i == 0 ? 0 : i - 1];
-}
-
 /* Builds request bodies as send_next does, without a network: the client's own speed. */
 static int gen_only(void) {
   if (total_points == INT64_MAX) total_points = 10000000;
-  sbuf body = {0};
+  bh_sbuf body = {0};
   uint64_t bytes = 0, t0 = uv_hrtime();
   for (int64_t p = 0; p < total_points; p += opt.batch) {
     int64_t n = total_points - p < opt.batch ? total_points - p : opt.batch;
     body.len = 0;
-    sb_add(&body, "[", 1);
+    bh_sb_add(&body, "[", 1);
     for (int64_t k = 0; k < n; k++) {
-      if (k > 0) sb_add(&body, ",", 1);
+      if (k > 0) bh_sb_add(&body, ",", 1);
       add_point(&body, p + k);
     }
-    sb_add(&body, "]", 1);
+    bh_sb_add(&body, "]", 1);
     bytes += body.len;
   }
   double secs = (double)(uv_hrtime() - t0) / 1e9;
@@ -502,27 +323,6 @@ static void usage(FILE *f) {
           "  --gen-only       build the bodies without sending: client speed\n");
 }
 
-static int parse_url(const char *u) {
-  if (strncmp(u, "http://", 7) == 0) u += 7;
-  const char *colon = strrchr(u, ':');
-  if (colon == NULL || colon == u) return -1;
-  size_t hl = (size_t)(colon - u);
-  if (hl >= sizeof opt.host) return -1;
-  memcpy(opt.host, u, hl);
-  opt.host[hl] = 0;
-  opt.port = atoi(colon + 1);
-  if (opt.port <= 0 || opt.port > 65535) return -1;
-  const char *ip = strcmp(opt.host, "localhost") == 0 ? "127.0.0.1" : opt.host;
-  if (uv_ip4_addr(ip, opt.port, (struct sockaddr_in *)&addr) == 0) return 0;
-  char h6[sizeof opt.host];
-  const char *src = ip[0] == '[' ? ip + 1 : ip;
-  size_t n = strcspn(src, "]");
-  if (n >= sizeof h6) return -1;
-  memcpy(h6, src, n);
-  h6[n] = 0;
-  return uv_ip6_addr(h6, opt.port, (struct sockaddr_in6 *)&addr) == 0 ? 0 : -1;
-}
-
 int main(int argc, char **argv) {
   static const struct option lo[] = {
       {"url", 1, 0, 'u'},      {"conns", 1, 0, 'c'},  {"batch", 1, 0, 'b'},
@@ -534,6 +334,7 @@ int main(int argc, char **argv) {
       {0, 0, 0, 0}};
   const char *url = NULL;
   int has_start = 0;
+  bh_prog = "dm_load";
   int ch;
   while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
     switch (ch) {
@@ -560,7 +361,7 @@ int main(int argc, char **argv) {
     default: usage(stderr); return 2;
     }
   }
-  if (url == NULL || parse_url(url) < 0 || opt.conns < 1 || opt.batch < 1 || opt.series < 1 ||
+  if (url == NULL || bh_parse_url(url, &opt.url) < 0 || opt.conns < 1 || opt.batch < 1 || opt.series < 1 ||
       opt.names < 1 || opt.step < 1) {
     usage(stderr);
     return 2;
@@ -588,18 +389,17 @@ int main(int argc, char **argv) {
   stop_at_ns = opt.duration > 0 ? t_begin + (uint64_t)(opt.duration * 1e9) : UINT64_MAX;
   live_conns = opt.conns;
   for (int i = 0; i < opt.conns; i++) {
-    conns[i].index = i;
+    conns[i].bh.index = i;
     conn_start(&conns[i]);
   }
   uv_run(loop, UV_RUN_DEFAULT);
 
   double secs = (double)(t_end - t_begin) / 1e9;
   if (secs <= 0) secs = 1e-9;
-  qsort(st.lat_ms, st.nlat, sizeof *st.lat_ms, cmp_double);
-  double p50 = pct(st.lat_ms, st.nlat, 50), p99 = pct(st.lat_ms, st.nlat, 99);
-  double mx = st.nlat ? st.lat_ms[st.nlat - 1] : 0;
+  double p50, p99, mx;
+  bh_lat_summary(&st.lat, &p50, &p99, &mx);
   if (!opt.quiet) {
-    printf("target       %s:%d%s (%s)\n", opt.host, opt.port, opt.path,
+    printf("target       %s:%d%s (%s)\n", opt.url.host, opt.url.port, opt.path,
            opt.format == FMT_VM ? "vm json lines" : "mackerel json");
     printf("load         %d conns x %d points/batch, %" PRId64 " series, start %" PRId64
            " step %" PRId64 "\n", opt.conns, opt.batch, opt.series, opt.start, opt.step);
@@ -622,10 +422,10 @@ int main(int argc, char **argv) {
   for (int i = 0; i < opt.conns; i++) {
     free(conns[i].head.data);
     free(conns[i].body.data);
-    free(conns[i].in.data);
+    bh_conn_free(&conns[i].bh);
   }
   free(conns);
-  free(st.lat_ms);
+  bh_lat_free(&st.lat);
   uv_loop_close(loop);
   return st.non2xx || (st.errors && st.ok_points == 0) ? 1 : 0;
 }
