@@ -4,8 +4,11 @@
  * day not yet older than table.keep) and packs them one at a time:
  *   1. the manifest gives the series of (day, shard); their windows of that day are read
  *      from the table (at most AGER_READS queries in flight);
- *   2. if the day was packed before (late points arrived), the old object is read whole and
- *      its series merged in, table points winning;
+ *   2. the existing object, if any (the day was packed before and late points arrived), is
+ *      read whole and its series merged in, table points winning. It is always looked for,
+ *      not only when the in-memory set of blob days lists the day: once the table has swept
+ *      the day, its only other copy is that object, and writing over it without merging
+ *      would lose the day;
  *   3. on the thread pool every series-day is Gorilla-encoded and the object built
  *      (blobfile.h), then put; the ager reads the object's index back and checks the series
  *      count before it marks (day, shard) aged: only then may the table forget the day;
@@ -57,6 +60,7 @@ typedef struct pack {
   size_t entries;
   uv_work_t work;
   int status;
+  int issuing; /* query_more's loop is running: a callback inside a call must not re-enter */
 } pack;
 
 static void pack_next(age_run *r);
@@ -67,6 +71,7 @@ static void tick(uv_timer_t *t) { dm_ager_run(t->data, NULL, NULL); }
 void dm_ager_start(dm_engine *e) {
   uv_timer_init(e->loop, &e->age_timer);
   e->age_timer.data = e;
+  e->timers_open++;
   uint64_t ms = (uint64_t)e->cfg.ager_interval * 1000;
   uv_timer_start(&e->age_timer, tick, 5000, ms);
 }
@@ -74,7 +79,7 @@ void dm_ager_start(dm_engine *e) {
 void dm_ager_stop(dm_engine *e) {
   if (e->age_timer.data == e && !uv_is_closing((uv_handle_t *)&e->age_timer)) {
     uv_timer_stop(&e->age_timer);
-    uv_close((uv_handle_t *)&e->age_timer, NULL);
+    uv_close((uv_handle_t *)&e->age_timer, dm_engine_timer_closed);
   }
 }
 
@@ -205,7 +210,6 @@ static void verified(void *arg, int status, const uint8_t *data, size_t len, uin
     pack_done(p, status);
     return;
   }
-  dm_blob_reader_invalidate(e->breader, p->key);
   dm_engine_add_blob_day(e, p->ds.day);
   int rc = dm_table_mark_aged(e->table, p->ds, aged_marked, p);
   if (rc < 0) pack_done(p, rc);
@@ -213,6 +217,9 @@ static void verified(void *arg, int status, const uint8_t *data, size_t len, uin
 
 static void put_done(void *arg, int status) {
   pack *p = arg;
+  /* the old object may be gone even when the put failed late (after the rename) or the
+   * check below fails: never let reads keep its cached index */
+  dm_blob_reader_invalidate(p->run->e->breader, p->key);
   if (status < 0) {
     pack_done(p, status);
     return;
@@ -358,12 +365,13 @@ static void series_got(void *arg, int status, const dm_item *items, size_t n) {
   }
   if (status < 0 && p->status == 0) p->status = status;
   p->inflight--;
-  query_more(p);
+  if (!p->issuing) query_more(p); /* else the loop below sees the change */
 }
 
 static void query_more(pack *p) {
   dm_engine *e = p->run->e;
   int64_t from = p->ds.day * 86400, until = from + 86400 - 1;
+  p->issuing = 1;
   while (p->status == 0 && p->next < p->nsp && p->inflight < AGER_READS) {
     series_pts *sp = &p->sp[p->next++];
     void **ctx = malloc(2 * sizeof *ctx);
@@ -378,6 +386,7 @@ static void query_more(pack *p) {
       p->status = rc;
     }
   }
+  p->issuing = 0;
   if (p->inflight > 0) return;
   if (p->status < 0) {
     pack_done(p, p->status);
@@ -423,13 +432,9 @@ static void names_got(void *arg, int status, const dm_name_ref *names, size_t n)
     p->sp[i].len = names[i].len;
     p->nsp++;
   }
-  dm_engine *e = p->run->e;
-  if (dm_engine_has_blob_day(e, p->ds.day)) {
-    int rc = dm_blob_get_range(e->blob, p->key, 0, (size_t)1 << 40, old_got, p);
-    if (rc < 0) pack_done(p, rc);
-    return;
-  }
-  query_more(p);
+  /* DM_ENOENT (never packed) is the usual answer; old_got goes on to the table reads */
+  int rc = dm_blob_get_range(p->run->e->blob, p->key, 0, (size_t)1 << 40, old_got, p);
+  if (rc < 0) pack_done(p, rc);
 }
 
 static void pack_next(age_run *r) {
@@ -487,13 +492,15 @@ static void blobs_listed(void *arg, int status, const dm_name_ref *keys, size_t 
   free(r->todo);
   free(r);
   dm_waiters_fire(&e->age_waiters, st);
-  if (e->age_next != NULL && !e->closing) {
-    waiter *w = e->age_next;
-    e->age_next = NULL;
-    e->age_waiters = w;
-    dm_ager_run(e, NULL, NULL); /* those who asked while this run was going */
-  } else if (e->age_next != NULL) {
-    dm_waiters_fire(&e->age_next, DM_ECLOSED);
+  /* a waiter may have started a run itself: then age_next waits for that run's end */
+  if (e->age_next != NULL && !e->age_running) {
+    if (!e->closing) {
+      e->age_waiters = e->age_next;
+      e->age_next = NULL;
+      dm_ager_run(e, NULL, NULL); /* those who asked while this run was going */
+    } else {
+      dm_waiters_fire(&e->age_next, DM_ECLOSED);
+    }
   }
 }
 

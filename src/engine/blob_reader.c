@@ -4,6 +4,14 @@
  * up to a few thousand series, the whole index) with one ranged read, a second ranged
  * read for the index only when it is bigger; the parsed index is kept in a small LRU keyed
  * by object key. Then the series' chunk is fetched by offset and length and decoded.
+ *
+ * Replaced objects (the ager repacks a day that got late points): the ager invalidates the
+ * key once the new object is in place. A read that fetched the old index before that must
+ * not put it into the LRU afterwards, or every later read would use stale offsets (CRC
+ * errors) and miss the series added by the repack until the entry is evicted: each
+ * invalidation bumps a generation, and an index is cached only by a read that started in
+ * the current one. A read whose chunk fails its CRC (it used an index of the old object
+ * against the new one) forgets the index and starts over once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +38,7 @@ struct dm_blob_reader {
   lru_entry *lru;
   size_t cap, n;
   uint64_t tick;
+  uint64_t gen; /* bumped by every invalidation */
 };
 
 typedef struct read_op {
@@ -41,6 +50,8 @@ typedef struct read_op {
   void *arg;
   dm_blobfile_footer footer;
   dm_blobfile_entry entry; /* copied: the LRU may drop the index meanwhile */
+  uint64_t gen;            /* r->gen when the index was looked up */
+  int retried;
 } read_op;
 
 void dm_blob_key(char *out, size_t len, int64_t day, uint32_t shard) {
@@ -91,6 +102,7 @@ static void lru_put(dm_blob_reader *r, const char *key, dm_blobfile_index *ix) {
 }
 
 void dm_blob_reader_invalidate(dm_blob_reader *r, const char *key) {
+  r->gen++; /* reads in flight must not cache what they fetched before this */
   for (size_t i = 0; i < r->n; i++) {
     if (strcmp(r->lru[i].key, key) == 0) {
       dm_blobfile_index_free(r->lru[i].ix);
@@ -114,6 +126,8 @@ static void finish(read_op *op, int status, const dm_point *p, size_t n) {
   free(op);
 }
 
+static int start(read_op *op);
+
 static void chunk_got(void *arg, int status, const uint8_t *data, size_t len, uint64_t size) {
   read_op *op = arg;
   (void)size;
@@ -124,6 +138,14 @@ static void chunk_got(void *arg, int status, const uint8_t *data, size_t len, ui
   size_t count;
   int64_t first;
   int rc = dm_blobfile_chunk_check(&op->entry, data, len);
+  if (rc < 0 && !op->retried) {
+    /* the index may describe an object replaced since: forget it, read the new one */
+    op->retried = 1;
+    dm_blob_reader_invalidate(op->r, op->key);
+    rc = start(op);
+    if (rc < 0) finish(op, rc, NULL, 0);
+    return;
+  }
   if (rc == 0) rc = dm_chunk_info(data, len, &count, &first);
   if (rc < 0) {
     dm_log_error("blob_chunk_corrupt", "key=%s series=%s", op->key, op->series);
@@ -167,8 +189,13 @@ static void index_got(void *arg, int status, const uint8_t *data, size_t len, ui
     finish(op, status, NULL, 0);
     return;
   }
-  lru_put(op->r, op->key, ix);
-  read_chunk(op, ix);
+  if (op->gen == op->r->gen) {
+    lru_put(op->r, op->key, ix);
+    read_chunk(op, ix);
+  } else {
+    read_chunk(op, ix); /* copies the entry it needs; ix may describe a replaced object */
+    dm_blobfile_index_free(ix);
+  }
 }
 
 static void tail_got(void *arg, int status, const uint8_t *data, size_t len, uint64_t size) {
@@ -208,15 +235,22 @@ int dm_blob_reader_read(dm_blob_reader *r, const char *key, const char *series, 
   op->cb = cb;
   op->arg = arg;
   snprintf(op->key, sizeof op->key, "%s", key);
-  lru_entry *hit = lru_find(r, key);
-  if (hit != NULL) {
-    read_chunk(op, hit->ix);
-    return 0;
-  }
-  int rc = dm_blob_get_range(r->blob, key, -TAIL_BYTES, TAIL_BYTES, tail_got, op);
+  int rc = start(op);
   if (rc < 0) {
     free(op->series);
     free(op);
   }
   return rc;
+}
+
+/* Looks the index up (cache, else the object's tail). < 0: nothing started, no callback. */
+static int start(read_op *op) {
+  dm_blob_reader *r = op->r;
+  op->gen = r->gen;
+  lru_entry *hit = lru_find(r, op->key);
+  if (hit != NULL) {
+    read_chunk(op, hit->ix);
+    return 0;
+  }
+  return dm_blob_get_range(r->blob, op->key, -TAIL_BYTES, TAIL_BYTES, tail_got, op);
 }

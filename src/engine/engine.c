@@ -394,12 +394,20 @@ void dm_engine_last_counts(const dm_engine *e, uint64_t *flushed, uint64_t *aged
 
 const dm_config *dm_engine_config(const dm_engine *e) { return &e->cfg; }
 
+void dm_engine_timer_closed(uv_handle_t *h) {
+  dm_engine *e = h->data;
+  e->timers_open--;
+}
+
 void dm_engine_close(dm_engine *e) {
   e->closing = 1;
   dm_flusher_stop(e);
   dm_ager_stop(e);
-  /* let running flush / age rounds and in-flight writes finish */
-  while (e->flush_running || e->age_running || e->wr_inflight > 0) uv_run(e->loop, UV_RUN_ONCE);
+  /* let running flush / age rounds, in-flight writes and reads finish, and the timers'
+   * close callbacks run: the timers and every read context point into e */
+  while (e->flush_running || e->age_running || e->wr_inflight > 0 || e->rd_inflight > 0 ||
+         e->timers_open > 0)
+    uv_run(e->loop, UV_RUN_ONCE);
   dm_wal_close(e->wal);
   dm_blob_reader_free(e->breader);
   dm_table_close(e->table);

@@ -59,6 +59,8 @@ struct dm_engine {
   dm_name_index *names;
   dm_blob_reader *breader;
   int closing;
+  int timers_open;      /* engine timers not yet through their uv_close callback */
+  uint64_t rd_inflight; /* dm_engine_read / dm_engine_latest not yet called back */
 
   /* writes in flight, oldest first (WAL completes in order) */
   write_op *wr_head, *wr_tail;
@@ -105,6 +107,9 @@ int dm_ager_run(dm_engine *e, dm_done_cb cb, void *arg);
 int dm_ager_load_days(dm_engine *e); /* blob days at start-up (runs the loop) */
 int dm_engine_has_blob_day(const dm_engine *e, int64_t day);
 void dm_engine_add_blob_day(dm_engine *e, int64_t day);
+
+/* uv_close callback of the engine's own timers (they live inside dm_engine). */
+void dm_engine_timer_closed(uv_handle_t *h);
 
 /* Waiter lists. */
 int dm_waiter_push(waiter **list, dm_done_cb cb, void *arg);

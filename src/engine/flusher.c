@@ -47,6 +47,7 @@ static void tick(uv_timer_t *t) {
 void dm_flusher_start(dm_engine *e) {
   uv_timer_init(e->loop, &e->flush_timer);
   e->flush_timer.data = e;
+  e->timers_open++;
   uint64_t ms = (uint64_t)e->cfg.flush_interval_ms;
   uv_timer_start(&e->flush_timer, tick, ms, ms);
 }
@@ -54,7 +55,8 @@ void dm_flusher_start(dm_engine *e) {
 void dm_flusher_stop(dm_engine *e) {
   if (uv_is_active((uv_handle_t *)&e->flush_timer) || e->flush_timer.data == e) {
     uv_timer_stop(&e->flush_timer);
-    if (!uv_is_closing((uv_handle_t *)&e->flush_timer)) uv_close((uv_handle_t *)&e->flush_timer, NULL);
+    if (!uv_is_closing((uv_handle_t *)&e->flush_timer))
+      uv_close((uv_handle_t *)&e->flush_timer, dm_engine_timer_closed);
   }
 }
 
@@ -214,11 +216,15 @@ static void finish_round(dm_engine *e, int status) {
   }
   e->flush_running = 0;
   dm_waiters_fire(&e->flush_waiters, status);
-  if (e->flush_next != NULL && !e->closing) {
-    e->flush_waiters = e->flush_next;
-    e->flush_next = NULL;
-    start_round(e, 1);
-  } else if (e->flush_next != NULL) {
-    dm_waiters_fire(&e->flush_next, DM_ECLOSED);
+  /* a waiter may have started a round itself (dm_engine_flush from its callback): then
+   * flush_next waits for the forced round after that one, started by its finish */
+  if (e->flush_next != NULL && !e->flush_running) {
+    if (!e->closing) {
+      e->flush_waiters = e->flush_next;
+      e->flush_next = NULL;
+      start_round(e, 1);
+    } else {
+      dm_waiters_fire(&e->flush_next, DM_ECLOSED);
+    }
   }
 }

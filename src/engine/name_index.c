@@ -1,6 +1,9 @@
 /* name_index.c — every series name the server knows, for metric-name listings and glob
  * expansion: an open-addressing hash set (membership on the ingest path, one probe per new
  * name in a batch) plus an array of the same strings sorted lazily when a listing needs it.
+ * The listing runs on the loop thread, so only the names added since the last listing are
+ * sorted, then merged into the sorted run in place: O(new log new + all), not a full sort
+ * of every name each time a listing follows new names.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -84,12 +87,31 @@ static int cmp_name(const void *a, const void *b) {
   return strcmp(x->s, y->s);
 }
 
-void dm_name_index_prefix(dm_name_index *ix, const char *prefix, size_t len,
-                          void (*fn)(void *arg, const char *name, size_t len), void *arg) {
-  if (ix->nsorted < ix->count) {
+/* Sorts sorted[nsorted..count) and merges it into sorted[0..nsorted), from the back. */
+static void sort_new(dm_name_index *ix) {
+  size_t old = ix->nsorted, k = ix->count - old;
+  name **tail = old > 0 ? malloc(k * sizeof *tail) : NULL;
+  if (tail == NULL) { /* nothing sorted yet, or no memory for the merge */
     qsort(ix->sorted, ix->count, sizeof *ix->sorted, cmp_name);
     ix->nsorted = ix->count;
+    return;
   }
+  qsort(ix->sorted + old, k, sizeof *ix->sorted, cmp_name);
+  memcpy(tail, ix->sorted + old, k * sizeof *tail);
+  size_t i = old, j = k, out = ix->count;
+  while (j > 0) {
+    if (i > 0 && cmp_name(&ix->sorted[i - 1], &tail[j - 1]) > 0)
+      ix->sorted[--out] = ix->sorted[--i];
+    else
+      ix->sorted[--out] = tail[--j];
+  }
+  free(tail);
+  ix->nsorted = ix->count;
+}
+
+void dm_name_index_prefix(dm_name_index *ix, const char *prefix, size_t len,
+                          void (*fn)(void *arg, const char *name, size_t len), void *arg) {
+  if (ix->nsorted < ix->count) sort_new(ix);
   size_t lo = 0, hi = ix->count; /* first name >= prefix */
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;

@@ -53,6 +53,7 @@ static int run_add(run *r, const dm_point *p, size_t n) {
 }
 
 static void ctx_free(read_ctx *c) {
+  c->e->rd_inflight--; /* dm_engine_close waits for this to reach 0 */
   free(c->cache.p);
   free(c->table.p);
   free(c->blob.p);
@@ -173,6 +174,7 @@ static read_ctx *ctx_new(dm_engine *e, const char *series, size_t len, dm_points
   c->cb = cb;
   c->arg = arg;
   c->pending = 1; /* held until every read is started */
+  e->rd_inflight++;
   return c;
 }
 

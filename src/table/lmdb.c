@@ -27,7 +27,8 @@
  * mark_aged writes the aged marker and deletes the pending entry only if its version is
  * still the one scan_day saw — a put that slipped in between (late data, perhaps missing
  * from the blob just written) leaves the day pending, so the ager packs it again. A
- * mark_aged without an earlier scan_day clears pending unconditionally.
+ * mark_aged without an earlier scan_day clears pending unconditionally, so a scan_day whose
+ * version cannot be remembered (no memory) fails with DM_ENOMEM rather than succeed.
  *
  * What is deleted when: nothing but sweep(before) ever deletes. It takes every (day,
  * shard) that is aged, not pending, and whose whole day lies before `before` (day end <=
@@ -151,21 +152,22 @@ static void start_writes(lt *t) {
   }
 }
 
-static void remember_scan(lt *t, dm_dayshard ds, uint64_t version) {
+static int remember_scan(lt *t, dm_dayshard ds, uint64_t version) {
   for (size_t i = 0; i < t->n_seen; i++) {
     if (t->seen[i].ds.day == ds.day && t->seen[i].ds.shard == ds.shard) {
       t->seen[i].version = version;
-      return;
+      return 0;
     }
   }
   if (t->n_seen == t->cap_seen) {
     size_t cap = t->cap_seen ? t->cap_seen * 2 : 16;
     scan_seen *p = realloc(t->seen, cap * sizeof *p);
-    if (p == NULL) return; /* mark_aged then clears pending unconditionally */
+    if (p == NULL) return DM_ENOMEM; /* a mark_aged would clear pending unconditionally */
     t->seen = p;
     t->cap_seen = cap;
   }
   t->seen[t->n_seen++] = (scan_seen){ds, version};
+  return 0;
 }
 
 static int take_scan(lt *t, dm_dayshard ds, uint64_t *version) {
@@ -197,7 +199,7 @@ static void after_work(uv_work_t *req, int status) {
   } else if (j->status == 0 && (j->kind == J_QUERY || j->kind == J_LAST)) {
     t->st.read_items += j->n_out;
   } else if (j->status == 0 && j->kind == J_SCAN_DAY) {
-    remember_scan(t, j->ds, j->version);
+    if (remember_scan(t, j->ds, j->version) < 0) j->status = DM_ENOMEM;
   }
   deliver(j);
   job_free(j);
@@ -337,8 +339,9 @@ static int lmdb_mark_aged(dm_table *base, dm_dayshard ds, dm_done_cb cb, void *a
     j->has_expect = 1;
     j->expect = version;
   }
-  int rc = submit(j);
-  if (rc < 0 && j->has_expect) remember_scan(t, ds, version);
+  int has_expect = j->has_expect;
+  int rc = submit(j); /* frees j on failure */
+  if (rc < 0 && has_expect) (void)remember_scan(t, ds, version); /* undo take_scan */
   return rc;
 }
 
