@@ -155,7 +155,11 @@ int main(int argc, char **argv) {
 
   uv_run(s.loop, UV_RUN_DEFAULT);
 
-  /* stopped: no new work arrives; finish what runs, then close */
+  /* stopped: no new work arrives; finish what runs, then close. Requests whose client
+   * left (or that the shutdown timeout cut off) may still wait on an engine read or
+   * write: their callbacks must run while the engine is alive. */
+  while (dm_api_pending(s.api) > 0 && uv_run(s.loop, UV_RUN_ONCE) != 0) {
+  }
   dm_engine_close(s.engine);
   dm_api_free(s.api);
   dm_http_server_free(s.http);

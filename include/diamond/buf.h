@@ -18,7 +18,8 @@ int dm_buf_reserve(dm_buf *b, size_t extra);
 void dm_buf_add(dm_buf *b, const void *data, size_t len);
 void dm_buf_adds(dm_buf *b, const char *s);
 void dm_buf_printf(dm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Appends s as a JSON string literal, quotes included. */
+/* Appends s as a JSON string literal, quotes included; bytes that are not well-formed
+ * UTF-8 become U+FFFD, so the result is always valid JSON. */
 void dm_buf_json_str(dm_buf *b, const char *s, size_t len);
 /* Appends v in decimal. */
 void dm_buf_i64(dm_buf *b, int64_t v);

@@ -60,7 +60,8 @@ int dm_http_route(dm_http_server *s, int methods, const char *pattern, const cha
 int dm_http_listen(dm_http_server *s, char *err, size_t errlen);
 /* The bound port (useful with port 0). */
 int dm_http_port(const dm_http_server *s);
-/* Stops accepting, closes idle connections, waits for in-flight requests to be answered
+/* Stops accepting, closes idle connections (and each one that becomes idle, e.g. once a
+ * reply begun before the shutdown is written), waits for in-flight requests to be answered
  * (at most timeout_ms, then closes them), then calls cb (always later, from the loop).
  * Replies sent while draining carry "Connection: close". */
 void dm_http_shutdown(dm_http_server *s, uint64_t timeout_ms, void (*cb)(void *), void *arg);
@@ -82,6 +83,9 @@ const char *dm_http_header(const dm_http_req *r, const char *name); /* case-inse
 /* i-th value of a query (or application/x-www-form-urlencoded body) parameter, decoded
  * ('+' is a space); "" for a bare "key"; NULL when absent. Query values come first. */
 const char *dm_http_query(const dm_http_req *r, const char *name, int i);
+/* Every value of parameter name in one pass (dm_http_query per index is linear each):
+ * the first max into out (out may be NULL when max is 0); returns how many there are. */
+size_t dm_http_query_all(const dm_http_req *r, const char *name, const char **out, size_t max);
 const char *dm_http_body(const dm_http_req *r, size_t *len); /* NUL-terminated; "" if none */
 int dm_http_peer_is_loopback(const dm_http_req *r);
 int dm_http_req_closed(const dm_http_req *r);

@@ -3,7 +3,9 @@
  * Keys come from auth.keys ("key=read+write,key2=read"). With no key configured every
  * request is allowed (main refuses a non-loopback listener in that case unless auth.open).
  * With keys, a request needs X-Api-Key: missing or unknown -> 401, known but without the
- * route's scope -> 403. /healthz, /readyz and /metrics need no key.
+ * route's scope -> 403. /healthz, /readyz and /metrics need no key. Whether keys are
+ * configured is looked up per request, not once at start: SIGHUP may add the first key
+ * (the server must then stop being open) or remove the last one.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +17,7 @@
 static void guarded(dm_http_req *r, void *arg) {
   route_ctx *rc = arg;
   dm_api *a = rc->api;
-  if (rc->scope != SCOPE_NONE && !a->open) {
+  if (rc->scope != SCOPE_NONE && dm_config_has_keys(a->cfg)) {
     const char *key = dm_http_header(r, "x-api-key");
     if (key == NULL || key[0] == '\0') {
       dm_http_respond_error(r, 401, "missing X-Api-Key header");
@@ -88,7 +90,6 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   a->http = s;
   a->e = e;
   a->cfg = cfg;
-  a->open = !dm_config_has_keys(cfg);
   a->m_bytes_in = dm_metric_counter("diamond_http_body_bytes_total", "",
                                     "Request body bytes received by ingest endpoints.");
   a->m_points_host = dm_metric_counter("diamond_points_total",
@@ -109,6 +110,8 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   *out = a;
   return 0;
 }
+
+size_t dm_api_pending(const dm_api *a) { return a ? a->pending : 0; }
 
 void dm_api_free(dm_api *a) {
   if (a == NULL) return;

@@ -13,7 +13,7 @@ struct dm_api {
   dm_http_server *http;
   dm_engine *e;
   const dm_config *cfg;
-  int open; /* no keys configured: every request allowed */
+  size_t pending; /* engine calls not called back yet (dm_api_pending) */
   dm_counter *m_bytes_in, *m_points_host, *m_points_service, *m_rejected;
   struct route_ctx *routes;
 };

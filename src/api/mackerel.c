@@ -6,6 +6,7 @@
  * stores all of it or none: the batch is handed to the engine only after it validated, and
  * the engine acks only once the WAL holds it.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -41,6 +42,7 @@ static void respond_engine_error(dm_api *a, dm_http_req *r, int rc) {
 
 static void post_done(void *arg, int status) {
   post_ctx *c = arg;
+  c->a->pending--;
   if (status == 0) {
     dm_counter_add(c->points, c->b.n);
     dm_api_json(c->r, 200, "{\"success\":true}");
@@ -68,12 +70,16 @@ static void ingest(dm_http_req *r, dm_api *a, const char *service) {
   dm_api_limits(a, dm_now(), &lim);
   char err[512];
   int rc = dm_ingest_mackerel(body, len, service, &lim, &c->b, err, sizeof err);
-  if (rc < 0) {
+  if (rc == DM_ENOMEM) {
+    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "%s", err);
+  } else if (rc < 0) {
     dm_counter_add(a->m_rejected, 1);
     dm_http_respond_error(r, rc == DM_ERANGE ? 413 : 400, "%s", err);
   } else {
+    a->pending++; /* first: the engine may call back before it returns */
     rc = dm_engine_write(a->e, &c->b, post_done, c);
     if (rc == 0) return;
+    a->pending--;
     respond_engine_error(a, r, rc);
   }
   dm_batch_free(&c->b);
@@ -98,17 +104,23 @@ typedef struct get_ctx {
   dm_http_req *r;
 } get_ctx;
 
+/* An optional '-' and decimal digits that fit in int64 (strtoll alone would also take
+ * blanks and '+' and saturate on overflow). */
 static int parse_epoch(const char *s, int64_t *out) {
-  if (s == NULL || *s == '\0') return DM_EINVAL;
+  if (s == NULL) return DM_EINVAL;
+  const char *d = s[0] == '-' ? s + 1 : s;
+  if (*d < '0' || *d > '9') return DM_EINVAL;
   char *end;
+  errno = 0;
   long long v = strtoll(s, &end, 10);
-  if (*end != '\0') return DM_EINVAL;
+  if (*end != '\0' || errno == ERANGE) return DM_EINVAL;
   *out = v;
   return 0;
 }
 
 static void range_done(void *arg, int status, const dm_point *p, size_t n) {
   get_ctx *c = arg;
+  c->a->pending--;
   if (status < 0 && status != DM_ENOENT) {
     respond_engine_error(c->a, c->r, status);
     free(c);
@@ -147,11 +159,11 @@ static void read_range(dm_http_req *r, dm_api *a, const char *kind, const char *
     return;
   }
   if (parse_epoch(from_s, &from) < 0) {
-    dm_http_respond_error(r, 400, "query parameter \"from\": epoch seconds required");
+    dm_http_respond_error(r, 400, "query parameter \"from\": epoch seconds (an integer) required");
     return;
   }
   if (parse_epoch(to_s, &to) < 0) {
-    dm_http_respond_error(r, 400, "query parameter \"to\": epoch seconds required");
+    dm_http_respond_error(r, 400, "query parameter \"to\": epoch seconds (an integer) required");
     return;
   }
   if (from > to) {
@@ -175,7 +187,9 @@ static void read_range(dm_http_req *r, dm_api *a, const char *kind, const char *
   }
   c->a = a;
   c->r = r;
+  a->pending++;
   int rc = dm_engine_read(a->e, series, (size_t)len, from, to, range_done, c);
+  if (rc < 0) a->pending--;
   if (rc == DM_ERANGE) {
     dm_http_respond_error(r, 400, "range [%lld, %lld] may hold more than %lld points "
                           "(limits.max_query_points): ask for a shorter range",
@@ -201,7 +215,7 @@ typedef struct latest_ctx {
   dm_api *a;
   dm_http_req *r;
   size_t nhosts, nnames, pending;
-  const char **hosts, **names;
+  const char **hosts, **names; /* distinct, in request order */
   dm_point *pts;
   char *found;
   int status;
@@ -212,7 +226,16 @@ typedef struct latest_one {
   size_t i;
 } latest_one;
 
+static void latest_free(latest_ctx *c) {
+  free(c->hosts);
+  free(c->names);
+  free(c->pts);
+  free(c->found);
+  free(c);
+}
+
 static void latest_reply(latest_ctx *c) {
+  c->a->pending--;
   if (c->status < 0) {
     respond_engine_error(c->a, c->r, c->status);
   } else {
@@ -220,18 +243,13 @@ static void latest_reply(latest_ctx *c) {
     dm_buf_init(&b);
     dm_buf_adds(&b, "{\"tsdbLatest\":{");
     for (size_t h = 0; h < c->nhosts; h++) {
-      int dup = 0;
-      for (size_t k = 0; k < h; k++) dup |= strcmp(c->hosts[k], c->hosts[h]) == 0;
-      if (dup) continue;
       if (h) dm_buf_add(&b, ",", 1);
       dm_buf_json_str(&b, c->hosts[h], strlen(c->hosts[h]));
       dm_buf_add(&b, ":{", 2);
       int first = 1;
       for (size_t n = 0; n < c->nnames; n++) {
         size_t i = h * c->nnames + n;
-        int ndup = 0;
-        for (size_t k = 0; k < n; k++) ndup |= strcmp(c->names[k], c->names[n]) == 0;
-        if (!c->found[i] || ndup) continue;
+        if (!c->found[i]) continue;
         if (!first) dm_buf_add(&b, ",", 1);
         first = 0;
         dm_buf_json_str(&b, c->names[n], strlen(c->names[n]));
@@ -248,11 +266,7 @@ static void latest_reply(latest_ctx *c) {
     else dm_http_respond(c->r, 200, "application/json", b.p, b.len, "");
     dm_buf_free(&b);
   }
-  free(c->hosts);
-  free(c->names);
-  free(c->pts);
-  free(c->found);
-  free(c);
+  latest_free(c);
 }
 
 static void latest_got(void *arg, int status, const dm_point *p, size_t n) {
@@ -268,40 +282,80 @@ static void latest_got(void *arg, int status, const dm_point *p, size_t n) {
   if (--c->pending == 0) latest_reply(c);
 }
 
+typedef struct str_at {
+  const char *s;
+  size_t i;
+} str_at;
+
+static int str_at_cmp(const void *a, const void *b) {
+  const str_at *x = a, *y = b;
+  int d = strcmp(x->s, y->s);
+  return d ? d : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Drops repeated strings from v, keeping each first occurrence in order: *n becomes the
+ * distinct count. Sorting keeps this O(n log n) for the thousands of parameters a long
+ * URL can carry. */
+static int distinct(const char **v, size_t *n) {
+  if (*n < 2) return 0;
+  str_at *t = malloc(*n * sizeof *t);
+  char *dup = calloc(*n, 1);
+  if (t == NULL || dup == NULL) {
+    free(t);
+    free(dup);
+    return DM_ENOMEM;
+  }
+  for (size_t i = 0; i < *n; i++) t[i] = (str_at){v[i], i};
+  qsort(t, *n, sizeof *t, str_at_cmp);
+  for (size_t i = 1; i < *n; i++) dup[t[i].i] = strcmp(t[i].s, t[i - 1].s) == 0;
+  size_t k = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (!dup[i]) v[k++] = v[i];
+  *n = k;
+  free(t);
+  free(dup);
+  return 0;
+}
+
 static void get_latest(dm_http_req *r, void *arg) {
   dm_api *a = arg;
-  size_t nh = 0, nn = 0;
-  while (dm_http_query(r, "hostId", (int)nh) != NULL) nh++;
-  while (dm_http_query(r, "name", (int)nn) != NULL) nn++;
+  size_t nh = dm_http_query_all(r, "hostId", NULL, 0);
+  size_t nn = dm_http_query_all(r, "name", NULL, 0);
   if (nh == 0 || nn == 0) {
     dm_http_respond_error(r, 400, "query parameters \"hostId\" and \"name\" are required");
     return;
   }
-  if (nh * nn > (size_t)a->cfg->max_query_series) {
-    dm_http_respond_error(r, 400, "%zu hostId x %zu name = %zu series, over the limit of %lld "
-                          "(limits.max_query_series)", nh, nn, nh * nn,
-                          (long long)a->cfg->max_query_series);
+  latest_ctx *c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    dm_http_respond_error(r, 500, "out of memory");
     return;
   }
-  latest_ctx *c = calloc(1, sizeof *c);
-  if (c == NULL) goto oom;
   c->a = a;
   c->r = r;
-  c->nhosts = nh;
-  c->nnames = nn;
-  c->hosts = calloc(nh, sizeof *c->hosts);
-  c->names = calloc(nn, sizeof *c->names);
-  c->pts = calloc(nh * nn, sizeof *c->pts);
-  c->found = calloc(nh * nn, 1);
-  if (!c->hosts || !c->names || !c->pts || !c->found) goto oom_ctx;
+  c->hosts = malloc(nh * sizeof *c->hosts);
+  c->names = malloc(nn * sizeof *c->names);
+  if (c->hosts == NULL || c->names == NULL) goto oom;
+  dm_http_query_all(r, "hostId", c->hosts, nh);
+  dm_http_query_all(r, "name", c->names, nn);
   for (size_t i = 0; i < nh; i++) {
-    c->hosts[i] = dm_http_query(r, "hostId", (int)i);
     if (dm_segment_check(c->hosts[i], strlen(c->hosts[i])) < 0) {
       dm_http_respond_error(r, 400, "hostId \"%s\": must be [A-Za-z0-9_-]+", c->hosts[i]);
       goto fail;
     }
   }
-  for (size_t i = 0; i < nn; i++) c->names[i] = dm_http_query(r, "name", (int)i);
+  if (distinct(c->hosts, &nh) < 0 || distinct(c->names, &nn) < 0) goto oom;
+  if (nh * nn > (size_t)a->cfg->max_query_series) {
+    dm_http_respond_error(r, 400, "%zu hostId x %zu name = %zu series, over the limit of %lld "
+                          "(limits.max_query_series)", nh, nn, nh * nn,
+                          (long long)a->cfg->max_query_series);
+    goto fail;
+  }
+  c->nhosts = nh;
+  c->nnames = nn;
+  c->pts = calloc(nh * nn, sizeof *c->pts);
+  c->found = calloc(nh * nn, 1);
+  if (c->pts == NULL || c->found == NULL) goto oom;
+  a->pending++; /* until latest_reply */
   c->pending = 1;
   for (size_t h = 0; h < nh; h++) {
     for (size_t n = 0; n < nn; n++) {
@@ -329,17 +383,10 @@ static void get_latest(dm_http_req *r, void *arg) {
   }
   if (--c->pending == 0) latest_reply(c);
   return;
-oom_ctx:
-  dm_http_respond_error(r, 500, "out of memory");
-fail:
-  free(c->hosts);
-  free(c->names);
-  free(c->pts);
-  free(c->found);
-  free(c);
-  return;
 oom:
   dm_http_respond_error(r, 500, "out of memory");
+fail:
+  latest_free(c);
 }
 
 /* ---- metric names ---- */

@@ -40,9 +40,9 @@ typedef struct admin_ctx {
   int age;
 } admin_ctx;
 
-
 static void admin_done(void *arg, int status) {
   admin_ctx *c = arg;
+  c->a->pending--;
   if (status < 0) {
     dm_http_respond_error(c->r, status == DM_ECLOSED ? 503 : 500, "%s failed: %s",
                           c->age ? "ageing" : "flush", dm_strerror(status));
@@ -65,8 +65,10 @@ static void admin(dm_http_req *r, dm_api *a, int age) {
   }
   *c = (admin_ctx){a, r, age};
   dm_log_info(age ? "admin_age" : "admin_flush", NULL);
+  a->pending++;
   int rc = age ? dm_engine_age(a->e, admin_done, c) : dm_engine_flush(a->e, admin_done, c);
   if (rc < 0) {
+    a->pending--;
     free(c);
     dm_http_respond_error(r, rc == DM_ECLOSED ? 503 : 500, "%s", dm_strerror(rc));
   }

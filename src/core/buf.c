@@ -57,6 +57,30 @@ void dm_buf_printf(dm_buf *b, const char *fmt, ...) {
   b->len += (size_t)n;
 }
 
+/* Length of the well-formed UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most
+ * U+10FFFF) that starts at s[0] >= 0x80, or 0. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned char c = s[0], lo = 0x80, hi = 0xBF; /* lo, hi: bounds of the second byte */
+  size_t len;
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0; /* overlong */
+    if (c == 0xED) hi = 0x9F; /* surrogates */
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90; /* overlong */
+    if (c == 0xF4) hi = 0x8F; /* over U+10FFFF */
+  } else {
+    return 0;
+  }
+  if (n < len || s[1] < lo || s[1] > hi) return 0;
+  for (size_t i = 2; i < len; i++)
+    if (s[i] < 0x80 || s[i] > 0xBF) return 0;
+  return len;
+}
+
 void dm_buf_json_str(dm_buf *b, const char *s, size_t len) {
   static const char hex[] = "0123456789abcdef";
   if (dm_buf_reserve(b, len + 2) < 0) return;
@@ -64,7 +88,14 @@ void dm_buf_json_str(dm_buf *b, const char *s, size_t len) {
   size_t run = 0; /* bytes copied in bulk */
   for (size_t i = 0; i < len; i++) {
     unsigned char c = (unsigned char)s[i];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+      if (n > 0) {
+        i += n - 1;
+        continue;
+      }
+    }
     dm_buf_add(b, s + run, i - run);
     run = i + 1;
     char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
@@ -76,8 +107,12 @@ void dm_buf_json_str(dm_buf *b, const char *s, size_t len) {
     case '\r': esc[1] = 'r'; break;
     case '\t': esc[1] = 't'; break;
     default:
-      esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-      esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+      if (c >= 0x80) { /* not UTF-8: U+FFFD, so the document stays valid JSON */
+        memcpy(esc, "\\ufffd", 6);
+      } else {
+        esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+        esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+      }
       n = 6;
     }
     dm_buf_add(b, esc, n);

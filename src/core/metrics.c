@@ -2,7 +2,8 @@
  *
  * Registration takes a mutex and is expected at start-up or on first use of a label set;
  * updates are relaxed atomic adds so any thread may count. Rendering groups the series of
- * one name under a single HELP/TYPE header, names in registration order.
+ * one name under a single HELP/TYPE header, names in registration order (a series whose
+ * kind differs from the first of its name is left out: one family has one type).
  */
 #include "diamond/metrics.h"
 
@@ -85,6 +86,7 @@ dm_histogram *dm_metric_histogram(const char *name, const char *labels, const ch
 }
 
 void dm_histogram_observe(dm_histogram *h, double seconds) {
+  if (!(seconds >= 0)) seconds = 0; /* a clock step back, or NaN: a negative to uint64 is UB */
   int i = 0;
   while (i < NBUCKETS && seconds > bounds[i]) i++;
   if (i < NBUCKETS) atomic_fetch_add_explicit(&h->buckets[i], 1, memory_order_relaxed);
@@ -108,48 +110,60 @@ static void series_name(dm_buf *out, const char *name, const char *suffix, const
   }
 }
 
+static void render_one(dm_buf *out, const metric *m) {
+  switch (m->kind) {
+  case K_COUNTER:
+    series_name(out, m->name, "", m->labels, NULL);
+    dm_buf_printf(out, " %llu\n", (unsigned long long)dm_counter_get(&m->u.c));
+    break;
+  case K_GAUGE: {
+    double v = m->fn ? m->fn(m->arg) : 0;
+    series_name(out, m->name, "", m->labels, NULL);
+    dm_buf_printf(out, " %.17g\n", v);
+    break;
+  }
+  case K_HISTOGRAM: {
+    uint64_t cum = 0;
+    char le[48];
+    for (int i = 0; i < NBUCKETS; i++) {
+      cum += atomic_load_explicit(&m->u.h.buckets[i], memory_order_relaxed);
+      snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
+      series_name(out, m->name, "_bucket", m->labels, le);
+      dm_buf_printf(out, " %llu\n", (unsigned long long)cum);
+    }
+    uint64_t count = atomic_load_explicit(&m->u.h.count, memory_order_relaxed);
+    series_name(out, m->name, "_bucket", m->labels, "le=\"+Inf\"");
+    dm_buf_printf(out, " %llu\n", (unsigned long long)count);
+    series_name(out, m->name, "_sum", m->labels, NULL);
+    dm_buf_printf(out, " %.9f\n",
+                  (double)atomic_load_explicit(&m->u.h.sum_ns, memory_order_relaxed) / 1e9);
+    series_name(out, m->name, "_count", m->labels, NULL);
+    dm_buf_printf(out, " %llu\n", (unsigned long long)count);
+    break;
+  }
+  }
+}
+
+/* One family per name: its HELP and TYPE once, then every label set of that name, even
+ * when they were registered apart (label sets first seen at run time, another module's
+ * series of the same name): the text format wants a family's samples together. */
 void dm_metrics_render(dm_buf *out) {
+  static const char *const types[] = {"counter", "histogram", "gauge"};
   pthread_mutex_lock(&reg_mu);
   for (metric *m = head; m != NULL; m = m->next) {
     int first = 1;
-    for (metric *p = head; p != m; p = p->next)
+    for (metric *p = head; p != m && first; p = p->next)
       if (strcmp(p->name, m->name) == 0) first = 0;
-    if (first) {
-      static const char *const types[] = {"counter", "histogram", "gauge"};
-      dm_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", m->name, m->help, m->name,
-                    types[m->kind]);
+    if (!first) continue; /* rendered with its family */
+    dm_buf_printf(out, "# HELP %s ", m->name);
+    for (const char *h = m->help; *h; h++) { /* HELP escapes backslash and newline */
+      if (*h == '\\') dm_buf_add(out, "\\\\", 2);
+      else if (*h == '\n') dm_buf_add(out, "\\n", 2);
+      else dm_buf_add(out, h, 1);
     }
-    switch (m->kind) {
-    case K_COUNTER:
-      series_name(out, m->name, "", m->labels, NULL);
-      dm_buf_printf(out, " %llu\n", (unsigned long long)dm_counter_get(&m->u.c));
-      break;
-    case K_GAUGE: {
-      double v = m->fn ? m->fn(m->arg) : 0;
-      series_name(out, m->name, "", m->labels, NULL);
-      dm_buf_printf(out, " %.17g\n", v);
-      break;
-    }
-    case K_HISTOGRAM: {
-      uint64_t cum = 0;
-      char le[48];
-      for (int i = 0; i < NBUCKETS; i++) {
-        cum += atomic_load_explicit(&m->u.h.buckets[i], memory_order_relaxed);
-        snprintf(le, sizeof le, "le=\"%g\"", bounds[i]);
-        series_name(out, m->name, "_bucket", m->labels, le);
-        dm_buf_printf(out, " %llu\n", (unsigned long long)cum);
-      }
-      uint64_t count = atomic_load_explicit(&m->u.h.count, memory_order_relaxed);
-      series_name(out, m->name, "_bucket", m->labels, "le=\"+Inf\"");
-      dm_buf_printf(out, " %llu\n", (unsigned long long)count);
-      series_name(out, m->name, "_sum", m->labels, NULL);
-      dm_buf_printf(out, " %.9f\n",
-                    (double)atomic_load_explicit(&m->u.h.sum_ns, memory_order_relaxed) / 1e9);
-      series_name(out, m->name, "_count", m->labels, NULL);
-      dm_buf_printf(out, " %llu\n", (unsigned long long)count);
-      break;
-    }
-    }
+    dm_buf_printf(out, "\n# TYPE %s %s\n", m->name, types[m->kind]);
+    for (metric *p = m; p != NULL; p = p->next)
+      if (p == m || (strcmp(p->name, m->name) == 0 && p->kind == m->kind)) render_one(out, p);
   }
   pthread_mutex_unlock(&reg_mu);
 }

@@ -258,6 +258,17 @@ const char *dm_http_query(const dm_http_req *r, const char *name, int i) {
   return NULL;
 }
 
+size_t dm_http_query_all(const dm_http_req *r, const char *name, const char **out, size_t max) {
+  size_t n = 0;
+  for (size_t k = 0; k < r->nq; k++) {
+    const char *q = r->qbuf + r->qoff[k];
+    if (strcmp(q, name) != 0) continue;
+    if (n < max) out[n] = q + strlen(q) + 1;
+    n++;
+  }
+  return n;
+}
+
 const char *dm_http_body(const dm_http_req *r, size_t *len) {
   if (len != NULL) *len = r->body_len;
   return r->body ? r->body : "";

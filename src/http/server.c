@@ -273,6 +273,8 @@ void dm_http_conn_reply_done(conn *c) {
   if (c->in_input) return; /* conn_input's loop goes on with the bytes it has */
   if (c->lbuf != NULL && c->lend > c->loff)
     conn_input(c, c->lbuf + c->loff, c->lend - c->loff, 1);
+  else if (c->srv != NULL && c->srv->draining)
+    dm_http_conn_close(c); /* a reply begun before the shutdown is out: idle now, close */
   else
     update_read(c);
 }

@@ -1,9 +1,13 @@
 """test_auth: with auth.keys configured, a user needs an X-Api-Key with the right scope
 (read for reads, write for writes and admin); ops endpoints stay open; without keys on a
-loopback listener everything is open."""
+loopback listener everything is open; SIGHUP re-reads the keys."""
 
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import ServerTestCase, floor_step, main, now  # noqa: E402
@@ -85,6 +89,41 @@ class Auth(ServerTestCase):
         self.server.post_points([pt("a3", "m", self.base, 1.0)])
         _, text = self.server.metrics_text()
         self.assertRegex(text, r'diamond_http_requests_total\{[^}]*code="401"[^}]*\} [1-9]')
+
+
+class Reload(ServerTestCase):
+    def test_sighup_adds_and_removes_keys(self):
+        # SIGHUP re-reads auth.keys: adding the first key must close an open server, and
+        # removing the last one must open it again (not leave every request at 401)
+        d = tempfile.mkdtemp(prefix="diamond-auth-")
+        self.addCleanup(shutil.rmtree, d, True)
+        conf = os.path.join(d, "diamond.ini")
+
+        def write_conf(keys):
+            with open(conf, "w") as f:
+                f.write("[auth]\nkeys = %s\n" % keys)
+
+        def until(pred):
+            deadline = time.monotonic() + 10
+            while not pred() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            return pred()
+
+        write_conf("")
+        s = self.start_server(args=["--config", conf])
+        b = floor_step(now() - 3600)
+        self.assertEqual(s.post_points([pt("r1", "m", b, 1.0)])[0], 200)
+        write_conf("%s=read+write" % WKEY)
+        s.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(until(lambda: s.post_points([pt("r1", "m", b, 2.0)])[0] == 401),
+                        "still open after a key was added and SIGHUP")
+        self.assertEqual(s.post_points([pt("r1", "m", b, 3.0)], key=WKEY)[0], 200)
+        self.assertEqual(s.get("/healthz")[0], 200)
+        write_conf("")
+        s.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(until(lambda: s.post_points([pt("r1", "m", b, 4.0)])[0] == 200),
+                        "not open again after the last key was removed and SIGHUP")
+        self.assertEqual(s.host_metrics("r1", "m", b, b), [(b, 4.0)])
 
 
 class NoKeys(ServerTestCase):

@@ -4,6 +4,7 @@ one is read back to check). Limits are set small with --set."""
 
 import json
 import os
+import socket
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -268,6 +269,46 @@ class BadInput(ServerTestCase):
                 ("/api/v0/hosts/h%%2F1/metrics?name=x&from=%d&to=%d" % (b, b), ("hostId",)),
                 ("/api/v0/tsdb/latest?hostId=h1", ('"name"',))):
             self.assertError(self.server.get(path), 400, *words)
+
+    def test_read_times_must_be_plain_integers(self):
+        # strtoll alone would saturate an overflow to a valid-looking time and skip blanks
+        b = self.base
+        for frm, to, word in (("99999999999999999999", str(b), '"from"'),
+                              ("-99999999999999999999", str(b), '"from"'),
+                              (str(b), "99999999999999999999", '"to"'),
+                              ("%20" + str(b), str(b), '"from"'),
+                              ("%2B" + str(b), str(b), '"from"'),
+                              ("", str(b), '"from"'), (str(b), "1.5", '"to"')):
+            path = "/api/v0/hosts/h1/metrics?name=x&from=%s&to=%s" % (frm, to)
+            self.assertError(self.server.get(path), 400, word)
+        st, _, body = self.server.get("/api/v0/hosts/h1/metrics?name=x&from=-5&to=%d" % b)
+        self.assertEqual((st, body), (200, {"metrics": []}))
+
+    def test_errors_echoing_raw_bytes_are_valid_json(self):
+        # a path or hostId that is not UTF-8 is echoed in the message: the body must still
+        # be UTF-8 JSON (bad bytes as U+FFFD), checked on the raw bytes, strictly
+        def raw_body(request):
+            c = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=10)
+            try:
+                c.sendall(request)
+                data = b""
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+            finally:
+                c.close()
+            head, _, body = data.partition(b"\r\n\r\n")
+            return int(head.split()[1]), json.loads(body.decode("utf-8"))
+
+        st, body = raw_body(b"GET /x%FF%FEy HTTP/1.1\r\nConnection: close\r\n\r\n")
+        self.assertEqual(st, 404)
+        self.assertEqual(body, {"error": {"message": "no such endpoint: GET /x\ufffd\ufffdy"}})
+        st, body = raw_body(b"GET /api/v0/hosts/h%C3%A9%C3/metric-names HTTP/1.1\r\n"
+                            b"Connection: close\r\n\r\n")
+        self.assertEqual(st, 400)
+        self.assertIn("h\u00e9\ufffd", body["error"]["message"])
 
     def test_read_over_the_points_budget(self):
         s = self.start_server(sets=["limits.max_query_points=100000"])

@@ -148,6 +148,21 @@ class IngestRead(ServerTestCase):
             "la2": {"a": {"name": "a", "time": b + 180, "value": 4.0}},
             "la3": {}}})
 
+    def test_latest_repeated_parameters_count_once(self):
+        # repeated hostId / name values are answered once and count once against
+        # limits.max_query_series (1000 by default): 1200 x "la4" is 1 series, not 1200
+        b = self.base
+        self.post_ok([pt("la4", "a", b, 5.0)])
+        q = "&".join(["hostId=la4"] * 1200 + ["name=a", "name=a", "hostId=la5"])
+        st, _, body = self.server.get("/api/v0/tsdb/latest?" + q)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(body, {"tsdbLatest": {
+            "la4": {"a": {"name": "a", "time": b, "value": 5.0}}, "la5": {}}})
+        q = "&".join(["hostId=l%d" % i for i in range(1001)] + ["name=a"])
+        st, _, body = self.server.get("/api/v0/tsdb/latest?" + q)
+        self.assertEqual(st, 400, body)
+        self.assertIn("1001 hostId x 1 name", body["error"]["message"])
+
     def test_latest_after_flush(self):
         b = self.base
         self.post_ok([pt("laf", "a", b, 1.0), pt("laf", "a", b + 60, 2.0)])

@@ -88,6 +88,35 @@ class Ops(ServerTestCase):
             if line and not line.startswith("#"):
                 self.assertRegex(line, SAMPLE)
 
+    def test_metrics_families_are_contiguous(self):
+        # one HELP and TYPE per name, then all of that name's samples together, even when
+        # label sets are registered apart (HTTP and Graphite points, request codes seen late)
+        s = self.server
+        s.get("/no/such/route/either")
+        _, text = s.metrics_text()
+        types, done, current = {}, set(), None
+        for line in text.splitlines():
+            if line.startswith("# TYPE "):
+                name, kind = line.split()[2:4]
+                self.assertNotIn(name, types, "second TYPE line for " + name)
+                types[name] = kind
+                done.add(current)
+                current = name
+                continue
+            if not line or line.startswith("#"):
+                continue
+            name = re.match(r"[a-zA-Z_:][a-zA-Z0-9_:]*", line).group(0)
+            family = name
+            for suffix in ("_bucket", "_sum", "_count"):
+                base = name[:-len(suffix)]
+                if name.endswith(suffix) and types.get(base) == "histogram":
+                    family = base
+            self.assertEqual(family, current, "sample %r outside its family %r" %
+                             (line, current))
+            self.assertNotIn(family, done)
+        self.assertIn("diamond_points_total", types)
+        self.assertIsNotNone(metric_value(text, "diamond_points_total", {"source": "graphite"}))
+
     def test_cache_windows_drop_after_flush(self):
         s = self.server
         self.assertStatus(s.post_points([pt("ops2", "m", self.base - 3600 * i, 1.0)

@@ -1,6 +1,7 @@
 """test_restart: acknowledged points survive a SIGTERM restart and a kill -9 (WAL replay);
-a torn WAL tail is cut and logged; in-flight requests finish on SIGTERM; WAL segments go
-away only once their points are in the table."""
+a torn WAL tail is cut and logged; in-flight requests finish on SIGTERM (and a read whose
+client left, or that the shutdown timeout cut off, finishes before the engine closes); WAL
+segments go away only once their points are in the table."""
 
 import glob
 import json
@@ -10,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import ServerTestCase, floor_step, main, now  # noqa: E402
+from harness import DAY, ServerTestCase, floor_step, main, now  # noqa: E402
 
 
 def pt(host, name, t, v):
@@ -129,6 +130,37 @@ class Restart(ServerTestCase):
         self.assertEqual(s.wait_exit(), 0, "exit code after one SIGTERM")
         s.start()
         self.assertEqual(len(self.read(s, "inflight")), 200)
+
+    def test_sigterm_with_a_read_still_on_the_thread_pool(self):
+        # A long read (hundreds of blob days, one pool thread) is in flight when SIGTERM
+        # comes; the shutdown timeout is 0, so the HTTP server drops its connection at once.
+        # The read's callbacks must still run before the engine is freed (an ASan build
+        # reported a heap-use-after-free in the query's completion here).
+        s = self.start_server(sets=["server.shutdown_timeout_ms=0", "table.keep=1d"],
+                              env={"UV_THREADPOOL_SIZE": "1"}, graphite=False)
+        old = floor_step(now()) - 300 * DAY
+        pts = [pt("bg", "m", old + d * DAY + 60 * k, float(k))
+               for d in range(290) for k in range(0, 1440, 30)]
+        for i in range(0, len(pts), 5000):
+            self.assertEqual(s.post_points(pts[i:i + 5000])[0], 200)
+        s.flush()
+        s.age()
+        req = ("GET /api/v0/hosts/bg/metrics?name=m&from=%d&to=%d HTTP/1.1\r\n\r\n" %
+               (old, now())).encode()
+        for delay in (0.0005, 0.001, 0.002, 0.003, 0.005):
+            c = socket.create_connection(("127.0.0.1", s.http_port), timeout=20)
+            try:
+                c.sendall(req)
+                time.sleep(delay)
+                code = s.stop()
+            finally:
+                c.close()
+            log = s.log_text(-1)
+            self.assertEqual(code, 0, "exit code after SIGTERM with a read in flight\n" + log)
+            self.assertNotIn("AddressSanitizer", log)
+            self.assertNotIn("runtime error", log)
+            s.start()
+        self.assertEqual(len(s.host_metrics("bg", "m", old, now())), len(pts))
 
     def test_wal_segments_are_deleted_once_in_the_table(self):
         s = self.start_server(sets=["wal.segment_bytes=1m"])

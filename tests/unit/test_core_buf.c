@@ -84,11 +84,38 @@ static void integers_and_strings(void **state) {
   free(s);
 }
 
+static void expect_str(const char *in, size_t len, const char *want) {
+  dm_buf b;
+  dm_buf_init(&b);
+  dm_buf_json_str(&b, in, len);
+  assert_non_null(b.p);
+  assert_string_equal(b.p, want);
+  dm_buf_free(&b);
+}
+
+/* Strings echoed from a request (a path, a hostId) may hold any byte: the reply must still
+ * be valid JSON, so well-formed UTF-8 passes and every other byte >= 0x80 is U+FFFD. */
+static void strings_utf8(void **state) {
+  (void)state;
+  expect_str("h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 12,
+             "\"h\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+  expect_str("/\xff\xfe", 3, "\"/\\ufffd\\ufffd\"");
+  expect_str("\xc3", 1, "\"\\ufffd\"");                     /* truncated */
+  expect_str("\xc3(", 2, "\"\\ufffd(\"");                  /* bad continuation */
+  expect_str("\xc0\xaf", 2, "\"\\ufffd\\ufffd\"");         /* overlong '/' */
+  expect_str("\xe0\x80\xaf", 3, "\"\\ufffd\\ufffd\\ufffd\""); /* overlong */
+  expect_str("\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""); /* surrogate */
+  expect_str("\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""); /* > U+10FFFF */
+  expect_str("\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\"");  /* U+10FFFF */
+  expect_str("a\x7f\x80" "b", 4, "\"a\x7f\\ufffdb\"");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(doubles_exact),
       cmocka_unit_test(doubles_round_trip),
       cmocka_unit_test(integers_and_strings),
+      cmocka_unit_test(strings_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

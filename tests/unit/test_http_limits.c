@@ -1,6 +1,7 @@
 /* test_http_limits.c — what the HTTP server answers on its own: 413 (Content-Length and
  * chunked, with and without Expect), 431, 503 over max_conns, 408 and idle close, 400 on
- * malformed input, and shutdown with a request in flight. */
+ * malformed input, shutdown with a request in flight, and shutdown while a reply that
+ * started before it is still being written. */
 #include "test_http_harness.h"
 
 static char hv[8][128];
@@ -229,6 +230,43 @@ static void test_shutdown_in_flight(void **state) {
   free_resps(&t);
 }
 
+#define BIG (24u << 20) /* more than loopback socket buffers hold: the reply must queue */
+
+/* A keep-alive reply is still being written when the shutdown starts (its headers went out
+ * without "Connection: close"). Once it is out the connection is idle and must be closed
+ * then, not kept until the shutdown timeout: a request sent after it gets no answer. */
+static void c_drain_writing(T *t) {
+  cl a, b;
+  char *body = malloc(BIG);
+  if (body == NULL || cl_open(&a, t->port) < 0 || cl_open(&b, t->port) < 0) t->fail = 1;
+  memset(body, 'z', BIG);
+  char head[128];
+  snprintf(head, sizeof head, "POST /big HTTP/1.1\r\nContent-Length: %u\r\n\r\n", BIG);
+  if (cl_send(&a, head) < 0 || cl_sendn(&a, body, BIG) < 0) t->fail = 1;
+  free(body);
+  if (cl_fill(&a) == 0) t->fail = 1; /* the reply has started: the server is writing */
+  cl_send(&b, "GET /shutdown HTTP/1.1\r\n\r\n");
+  if (cl_resp(&b, &t->r[0]) < 0) t->fail = 1;
+  cl_close(&b);
+  if (cl_resp(&a, &t->r[1]) < 0) t->fail = 1;
+  cl_send(&a, "GET /echo HTTP/1.1\r\n\r\n");
+  if (cl_resp(&a, &t->r[2]) < 0) t->r[2].status = -1;
+  cl_close(&a);
+}
+
+static void test_shutdown_while_writing(void **state) {
+  (void)state;
+  T t;
+  dm_http_opts o = default_opts;
+  o.max_body = BIG;
+  run_with(&t, &o, c_drain_writing);
+  assert_int_equal(t.r[0].status, 200);
+  assert_int_equal(t.r[1].status, 200);
+  assert_int_equal(t.r[1].blen, BIG);
+  assert_int_equal(t.r[2].status, -1);
+  free_resps(&t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_body_too_large),
@@ -237,6 +275,7 @@ int main(void) {
       cmocka_unit_test(test_timeouts),
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_shutdown_in_flight),
+      cmocka_unit_test(test_shutdown_while_writing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
