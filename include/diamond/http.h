@@ -74,6 +74,14 @@ void dm_http_server_free(dm_http_server *s);
 void dm_http_set_observer(dm_http_server *s, void (*fn)(void *arg, const char *route, int status),
                           void *arg);
 
+/* A gate runs when a request's headers are complete and it matched a route, before its
+ * body is read: it returns 0 to go on, or an HTTP status (401, 403, ...) and points *msg
+ * at a static message to refuse the request at once (the server replies with the JSON
+ * error and closes the connection, without reading the body). route_arg is the arg given
+ * to dm_http_route. The API uses it to check X-Api-Key before buffering up to max_body. */
+typedef int (*dm_http_gate)(void *arg, const dm_http_req *r, void *route_arg, const char **msg);
+void dm_http_set_gate(dm_http_server *s, dm_http_gate fn, void *arg);
+
 /* Request accessors. Strings are NUL-terminated and live as long as the request. */
 /* DM_HTTP_* (HEAD stays HEAD on a GET route); 0 for methods no route can have. */
 int dm_http_method(const dm_http_req *r);

@@ -14,27 +14,33 @@
 #include "diamond/error.h"
 #include "diamond/log.h"
 
-static void guarded(dm_http_req *r, void *arg) {
-  route_ctx *rc = arg;
-  dm_api *a = rc->api;
-  if (rc->scope != SCOPE_NONE && dm_config_has_keys(a->cfg)) {
-    const char *key = dm_http_header(r, "x-api-key");
-    if (key == NULL || key[0] == '\0') {
-      dm_http_respond_error(r, 401, "missing X-Api-Key header");
-      return;
-    }
-    int scopes = dm_config_key_scopes(a->cfg, key);
-    if (scopes == 0) {
-      dm_http_respond_error(r, 401, "unknown API key");
-      return;
-    }
-    if (!(scopes & rc->scope)) {
-      dm_http_respond_error(r, 403, "API key lacks the %s scope",
-                            rc->scope == SCOPE_WRITE ? "write" : "read");
-      return;
-    }
+/* The key check, run by the HTTP server as soon as the headers are in (a gate), so an
+ * unauthorized client cannot make the server buffer a body first. */
+static int check_key(void *arg, const dm_http_req *r, void *route_arg, const char **msg) {
+  dm_api *a = arg;
+  route_ctx *rc = route_arg;
+  if (rc->scope == SCOPE_NONE || !dm_config_has_keys(a->cfg)) return 0;
+  const char *key = dm_http_header(r, "x-api-key");
+  if (key == NULL || key[0] == '\0') {
+    *msg = "missing X-Api-Key header";
+    return 401;
   }
-  rc->fn(r, a);
+  int scopes = dm_config_key_scopes(a->cfg, key);
+  if (scopes == 0) {
+    *msg = "unknown API key";
+    return 401;
+  }
+  if (!(scopes & rc->scope)) {
+    *msg = rc->scope == SCOPE_WRITE ? "API key lacks the write scope"
+                                    : "API key lacks the read scope";
+    return 403;
+  }
+  return 0;
+}
+
+static void dispatch(dm_http_req *r, void *arg) {
+  route_ctx *rc = arg;
+  rc->fn(r, rc->api);
 }
 
 int dm_api_route(dm_api *a, int methods, const char *pattern, const char *name, int scope,
@@ -43,7 +49,7 @@ int dm_api_route(dm_api *a, int methods, const char *pattern, const char *name, 
   if (rc == NULL) return DM_ENOMEM;
   *rc = (route_ctx){a, scope, fn, a->routes};
   a->routes = rc;
-  return dm_http_route(a->http, methods, pattern, name, guarded, rc);
+  return dm_http_route(a->http, methods, pattern, name, dispatch, rc);
 }
 
 void dm_api_limits(const dm_api *a, int64_t now, dm_ingest_limits *lim) {
@@ -101,6 +107,7 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   a->m_rejected = dm_metric_counter("diamond_rejected_batches_total", "",
                                     "Ingest batches rejected whole for bad input.");
   dm_http_set_observer(s, observe, a);
+  dm_http_set_gate(s, check_key, a);
   int rc = dm_api_mackerel_routes(a);
   if (rc == 0) rc = dm_api_ops_routes(a);
   if (rc < 0) {

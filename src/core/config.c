@@ -89,7 +89,8 @@ const cfg_key dm_cfg_keys[] = {
     NUM("limits", "max_header_bytes", KT_SIZE, max_header_bytes, "16k", KIB, MIB,
         "Largest total size of a request's headers; larger ones get 431."),
     NUM("limits", "max_connections", KT_INT, max_connections, "1024", 1, 1000000,
-        "Open HTTP plus Graphite connections; further ones are closed at once."),
+        "Open connections per listener (HTTP and Graphite each); above it HTTP answers "
+        "503 and Graphite closes at once."),
     NUM("limits", "max_future", KT_DURATION, max_future, "10m", 0, 365 * DAY,
         "How far ahead of the server clock a point's time may be."),
     NUM("limits", "max_query_series", KT_INT, max_query_series, "1000", 1, 10000000,

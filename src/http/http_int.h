@@ -113,6 +113,8 @@ struct dm_http_server {
   char *rbuf;           /* shared read buffer: connections with nothing pending use it */
   void (*obs)(void *, const char *, int);
   void *obs_arg;
+  dm_http_gate gate;    /* checks a routed request before its body is read */
+  void *gate_arg;
   int draining;
   uv_timer_t *shutdown_timer;
   void (*shutdown_cb)(void *);

@@ -136,6 +136,14 @@ static int on_headers_complete(http_parser *p) {
   r->keep_alive = http_should_keep_alive(p) ? 1 : 0;
   r->method = map_method(p->method);
   if (dm_http_req_route(c->srv, r) < 0) return fail(c, 503, "out of memory");
+  if (c->srv->gate != NULL && r->route != NULL) {
+    const char *msg = "refused";
+    int status = c->srv->gate(c->srv->gate_arg, r, r->route->arg, &msg);
+    if (status != 0) {
+      c->err_route = r->route->name;
+      return fail(c, status, msg);
+    }
+  }
   int has_len = (p->flags & F_CONTENTLENGTH) && p->content_length != ULLONG_MAX;
   if (has_len && p->content_length > o->max_body) {
     c->err_route = r->route ? r->route->name : "";

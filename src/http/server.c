@@ -516,6 +516,11 @@ void dm_http_set_observer(dm_http_server *s, void (*fn)(void *, const char *, in
   s->obs_arg = arg;
 }
 
+void dm_http_set_gate(dm_http_server *s, dm_http_gate fn, void *arg) {
+  s->gate = fn;
+  s->gate_arg = arg;
+}
+
 static void maybe_done(dm_http_server *s) {
   if (!s->draining || s->shutdown_done || s->listener != NULL || s->conns != NULL) return;
   s->shutdown_done = 1;

@@ -5,6 +5,7 @@ loopback listener everything is open; SIGHUP re-reads the keys."""
 import os
 import shutil
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -89,6 +90,33 @@ class Auth(ServerTestCase):
         self.server.post_points([pt("a3", "m", self.base, 1.0)])
         _, text = self.server.metrics_text()
         self.assertRegex(text, r'diamond_http_requests_total\{[^}]*code="401"[^}]*\} [1-9]')
+
+
+    def test_refused_before_the_body_is_read(self):
+        # headers announcing a 30 MB body, no key, no body sent: the 401 must come at once
+        sock = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=5)
+        try:
+            sock.sendall(b"POST /api/v0/tsdb HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: application/json\r\nContent-Length: 30000000\r\n\r\n")
+            reply = b""
+            while b"\r\n\r\n" not in reply:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    break
+                reply += chunk
+        finally:
+            sock.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 401"), reply[:100])
+        self.assertIn(b"X-Api-Key", reply)
+        # a read key on a write: 403, also before the body
+        sock = socket.create_connection(("127.0.0.1", self.server.http_port), timeout=5)
+        try:
+            sock.sendall(b"POST /admin/flush HTTP/1.1\r\nHost: x\r\nX-Api-Key: " +
+                         RKEY.encode() + b"\r\nContent-Length: 1000000\r\n\r\n")
+            reply = sock.recv(4096)
+        finally:
+            sock.close()
+        self.assertTrue(reply.startswith(b"HTTP/1.1 403"), reply[:100])
 
 
 class Reload(ServerTestCase):
