@@ -13,6 +13,7 @@
 #include "api_int.h"
 #include "diamond/error.h"
 #include "diamond/log.h"
+#include "diamond/names.h"
 
 /* The key check, run by the HTTP server as soon as the headers are in (a gate), so an
  * unauthorized client cannot make the server buffer a body first. */
@@ -58,6 +59,12 @@ void dm_api_limits(const dm_api *a, int64_t now, dm_ingest_limits *lim) {
   lim->step = a->cfg->step;
   lim->min_time = now - a->cfg->blob_keep;
   lim->max_time = now + a->cfg->max_future;
+}
+
+int dm_api_check_ident(dm_http_req *r, const char *what, const char *s) {
+  if (dm_segment_check(s, strlen(s)) == 0) return 0;
+  dm_http_respond_error(r, 400, "%s \"%s\": must be [A-Za-z0-9_-]+", what, s);
+  return -1;
 }
 
 void dm_api_json(dm_http_req *r, int status, const char *json) {
@@ -109,6 +116,7 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   dm_http_set_observer(s, observe, a);
   dm_http_set_gate(s, check_key, a);
   int rc = dm_api_mackerel_routes(a);
+  if (rc == 0) rc = dm_api_mackerel_host_routes(a);
   if (rc == 0) rc = dm_api_ops_routes(a);
   if (rc < 0) {
     dm_api_free(a);

@@ -31,6 +31,9 @@ int dm_api_route(dm_api *a, int methods, const char *pattern, const char *name, 
 void dm_api_limits(const dm_api *a, int64_t now, dm_ingest_limits *lim);
 
 int dm_api_mackerel_routes(dm_api *a);
+int dm_api_mackerel_host_routes(dm_api *a);
+/* A one-segment identifier (hostId, service name): 0, or -1 after answering 400. */
+int dm_api_check_ident(dm_http_req *r, const char *what, const char *s);
 int dm_api_ops_routes(dm_api *a);
 
 /* Replies {"success":true}-style JSON from a literal. */

@@ -90,11 +90,7 @@ static void post_host_tsdb(dm_http_req *r, void *arg) { ingest(r, arg, NULL); }
 
 static void post_service_tsdb(dm_http_req *r, void *arg) {
   const char *svc = dm_http_param(r, 0);
-  if (dm_segment_check(svc, strlen(svc)) < 0) {
-    dm_http_respond_error(r, 400, "service name \"%s\": must be [A-Za-z0-9_-]+", svc);
-    return;
-  }
-  ingest(r, arg, svc);
+  if (dm_api_check_ident(r, "service name", svc) == 0) ingest(r, arg, svc);
 }
 
 /* ---- reads ---- */
@@ -149,11 +145,8 @@ static void read_range(dm_http_req *r, dm_api *a, const char *kind, const char *
   const char *from_s = dm_http_query(r, "from", 0);
   const char *to_s = dm_http_query(r, "to", 0);
   int64_t from, to;
-  if (dm_segment_check(owner, strlen(owner)) < 0) {
-    dm_http_respond_error(r, 400, "%s \"%s\": must be [A-Za-z0-9_-]+",
-                          strcmp(kind, "host") == 0 ? "hostId" : "service name", owner);
+  if (dm_api_check_ident(r, strcmp(kind, "host") == 0 ? "hostId" : "service name", owner) < 0)
     return;
-  }
   if (name == NULL || name[0] == '\0') {
     dm_http_respond_error(r, 400, "query parameter \"name\" is required");
     return;
@@ -338,10 +331,7 @@ static void get_latest(dm_http_req *r, void *arg) {
   dm_http_query_all(r, "hostId", c->hosts, nh);
   dm_http_query_all(r, "name", c->names, nn);
   for (size_t i = 0; i < nh; i++) {
-    if (dm_segment_check(c->hosts[i], strlen(c->hosts[i])) < 0) {
-      dm_http_respond_error(r, 400, "hostId \"%s\": must be [A-Za-z0-9_-]+", c->hosts[i]);
-      goto fail;
-    }
+    if (dm_api_check_ident(r, "hostId", c->hosts[i]) < 0) goto fail;
   }
   if (distinct(c->hosts, &nh) < 0 || distinct(c->names, &nn) < 0) goto oom;
   if (nh * nn > (size_t)a->cfg->max_query_series) {
@@ -406,10 +396,7 @@ static void name_found(void *arg, const char *name, size_t len) {
 static void get_metric_names(dm_http_req *r, void *arg) {
   dm_api *a = arg;
   const char *host = dm_http_param(r, 0);
-  if (dm_segment_check(host, strlen(host)) < 0) {
-    dm_http_respond_error(r, 400, "hostId \"%s\": must be [A-Za-z0-9_-]+", host);
-    return;
-  }
+  if (dm_api_check_ident(r, "hostId", host) < 0) return;
   char prefix[300];
   int plen = snprintf(prefix, sizeof prefix, "host.%s.", host);
   if (plen < 0 || (size_t)plen >= sizeof prefix) {
@@ -426,58 +413,6 @@ static void get_metric_names(dm_http_req *r, void *arg) {
   dm_buf_free(&c.b);
 }
 
-/* ---- host registration (what mackerel-agent calls at start-up) ---- */
-
-static void post_hosts(dm_http_req *r, void *arg) {
-  (void)arg;
-  static const char digits[] = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
-  char id[12], json[64];
-  for (int i = 0; i < 11; i++) id[i] = digits[random() % (sizeof digits - 1)];
-  id[11] = '\0';
-  snprintf(json, sizeof json, "{\"id\":\"%s\"}", id);
-  dm_api_json(r, 200, json);
-}
-
-static void get_host(dm_http_req *r, void *arg) {
-  (void)arg;
-  const char *id = dm_http_param(r, 0);
-  if (dm_segment_check(id, strlen(id)) < 0) {
-    dm_http_respond_error(r, 400, "hostId \"%s\": must be [A-Za-z0-9_-]+", id);
-    return;
-  }
-  dm_buf b;
-  dm_buf_init(&b);
-  dm_buf_adds(&b, "{\"host\":{\"id\":");
-  dm_buf_json_str(&b, id, strlen(id));
-  dm_buf_adds(&b, ",\"name\":");
-  dm_buf_json_str(&b, id, strlen(id));
-  dm_buf_adds(&b, ",\"status\":\"working\",\"memo\":\"\",\"isRetired\":false,"
-                  "\"roles\":{},\"meta\":{},\"interfaces\":[]}}");
-  dm_http_respond(r, 200, "application/json", b.p, b.len, "");
-  dm_buf_free(&b);
-}
-
-static void put_host(dm_http_req *r, void *arg) {
-  (void)arg;
-  const char *id = dm_http_param(r, 0);
-  if (dm_segment_check(id, strlen(id)) < 0) {
-    dm_http_respond_error(r, 400, "hostId \"%s\": must be [A-Za-z0-9_-]+", id);
-    return;
-  }
-  dm_buf b;
-  dm_buf_init(&b);
-  dm_buf_adds(&b, "{\"id\":");
-  dm_buf_json_str(&b, id, strlen(id));
-  dm_buf_adds(&b, "}");
-  dm_http_respond(r, 200, "application/json", b.p, b.len, "");
-  dm_buf_free(&b);
-}
-
-static void post_checks(dm_http_req *r, void *arg) {
-  (void)arg;
-  dm_api_json(r, 200, "{\"success\":true}");
-}
-
 int dm_api_mackerel_routes(dm_api *a) {
   int rc = 0;
   rc |= dm_api_route(a, DM_HTTP_POST, "/api/v0/tsdb", "tsdb_post", SCOPE_WRITE, post_host_tsdb);
@@ -491,10 +426,5 @@ int dm_api_mackerel_routes(dm_api *a) {
                      get_latest);
   rc |= dm_api_route(a, DM_HTTP_GET, "/api/v0/hosts/:/metric-names", "metric_names",
                      SCOPE_READ, get_metric_names);
-  rc |= dm_api_route(a, DM_HTTP_POST, "/api/v0/hosts", "hosts_post", SCOPE_WRITE, post_hosts);
-  rc |= dm_api_route(a, DM_HTTP_GET, "/api/v0/hosts/:", "host_get", SCOPE_READ, get_host);
-  rc |= dm_api_route(a, DM_HTTP_PUT, "/api/v0/hosts/:", "host_put", SCOPE_WRITE, put_host);
-  rc |= dm_api_route(a, DM_HTTP_POST, "/api/v0/monitoring/checks/report", "checks_report",
-                     SCOPE_WRITE, post_checks);
   return rc < 0 ? DM_ENOMEM : 0;
 }

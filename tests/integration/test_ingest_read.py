@@ -268,6 +268,23 @@ class IngestRead(ServerTestCase):
             s.close()
         self.assertEqual(self.server.host_metrics("cont", "m", b, b), [(b, 1.0)])
 
+    def test_mackerel_agent_host_calls(self):
+        # what mackerel-agent does at start-up: create a host, read it, update it, report
+        s = self.server
+        st, _, body = s.post("/api/v0/hosts", {"name": "web1", "meta": {}})
+        self.assertEqual(st, 200)
+        hid = body["id"]
+        self.assertRegex(hid, r"^[A-Za-z0-9]{11}$")
+        st, _, body = s.get("/api/v0/hosts/%s" % hid)
+        self.assertEqual(st, 200)
+        self.assertEqual(body["host"]["id"], hid)
+        self.assertEqual(body["host"]["status"], "working")
+        st, _, body = s.request("PUT", "/api/v0/hosts/%s" % hid, body={"name": "web1"})
+        self.assertEqual((st, body), (200, {"id": hid}))
+        st, _, body = s.post("/api/v0/monitoring/checks/report", {"reports": []})
+        self.assertEqual((st, body), (200, {"success": True}))
+        self.assertError(s.get("/api/v0/hosts/bad.id"), 400, "hostId")
+
     def test_recent_point_reads_back(self):
         t = floor_step(now())
         self.post_ok([pt("recent", "m", t, 11.0)])
