@@ -250,15 +250,24 @@ static void test_list_del(void **state) {
   const char *keys[] = {"v1/2026-11-25/00.dmb", "top", "v1/2026-11-24/01.dmb", "v2/x",
                         "v1/2026-11-24/00.dmb"};
   for (size_t i = 0; i < 5; i++) put(f, keys[i], (const uint8_t *)"abc", 3);
-  /* A temp file left by a crash and a hidden file are not keys. */
-  char path[256];
+  /* A temp file left by a crashed process (another pid) and one of a put of this
+   * process are not keys; listing removes the stale one only. */
+  char path[256], mine[256];
   snprintf(path, sizeof path, "%s/blobs/v1/2026-11-24/.tmp.00.dmb.1.1", f->dir);
   FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fclose(fp);
+  snprintf(mine, sizeof mine, "%s/blobs/v1/2026-11-24/.tmp.01.dmb.%ld.9", f->dir,
+           (long)getpid());
+  fp = fopen(mine, "w");
   assert_non_null(fp);
   fclose(fp);
 
   res r = list(f, "");
   assert_int_equal(r.n, 5);
+  assert_int_equal(access(path, F_OK), -1);
+  assert_int_equal(access(mine, F_OK), 0);
+  unlink(mine);
   assert_string_equal(r.names[0], "top");
   assert_string_equal(r.names[1], "v1/2026-11-24/00.dmb");
   assert_string_equal(r.names[2], "v1/2026-11-24/01.dmb");
