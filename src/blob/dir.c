@@ -7,8 +7,8 @@
  * Atomic replace: put writes a unique temp file ".tmp.<base>.<pid>.<seq>" in the key's own
  * directory, fsyncs it, renames it over the key and fsyncs the directory. A reader, or the
  * process after a crash, sees the old object or the new one, never a prefix of either; a
- * crash can only leave a temp file behind, which list ignores, and removes when its pid is
- * not ours (a put of this process may be writing it). Directories created on the
+ * crash can only leave a temp file behind, which list ignores, and removes when it is
+ * stale (is_stale_temp). Directories created on the
  * way are fsynced into their parents, so a key that put acknowledged survives power loss.
  * del unlinks the file and removes the directories it leaves empty (never the root); a put
  * racing with that rmdir sees ENOENT on its temp file and creates the directory again.
@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "diamond/blob.h"
@@ -246,17 +247,20 @@ done:
 }
 
 /* Recursive walk below dfd (taken over); rel holds the key of the directory, '/'-ended. */
-/* A temp file ".tmp.<base>.<pid>.<seq>" left by another process (one that crashed in the
- * middle of a put): nothing will ever rename it, so a listing removes it. Temp files of
- * this process may belong to a put in flight and are left alone. */
-static int is_stale_temp(const char *name) {
+/* A temp file ".tmp.<base>.<pid>.<seq>" that nothing will ever rename: left by another
+ * process (one that crashed in the middle of a put), or older than an hour (a restarted
+ * process can get the same pid, PID 1 in a container). A younger temp file of this process
+ * may belong to a put in flight and is left alone. */
+static int is_stale_temp(int dfd, const char *name) {
   if (strncmp(name, ".tmp.", 5) != 0) return 0;
   const char *seq = strrchr(name, '.');
   if (seq == NULL || seq == name + 4) return 0;
   const char *pid = seq - 1;
   while (pid > name + 4 && *pid != '.') pid--;
   if (pid <= name + 4) return 0;
-  return strtol(pid + 1, NULL, 10) != (long)getpid();
+  if (strtol(pid + 1, NULL, 10) != (long)getpid()) return 1;
+  struct stat st;
+  return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_mtime < time(NULL) - 3600;
 }
 
 static int walk(job *j, int dfd, char *rel, size_t rel_len) {
@@ -271,7 +275,7 @@ static int walk(job *j, int dfd, char *rel, size_t rel_len) {
   struct dirent *de;
   while (rc == 0 && (errno = 0, de = readdir(d)) != NULL) {
     if (de->d_name[0] == '.') { /* ".", "..", temp files */
-      if (is_stale_temp(de->d_name)) unlinkat(dirfd(d), de->d_name, 0);
+      if (is_stale_temp(dirfd(d), de->d_name)) unlinkat(dirfd(d), de->d_name, 0);
       continue;
     }
     size_t nlen = strlen(de->d_name);
