@@ -340,7 +340,7 @@ static void test_list_del(void **state) {
   dm_blob_stats s;
   dm_blob_stats_get(f->b, &s);
   assert_int_equal(s.deletes, 3);
-  assert_int_equal(s.lists, 8);
+  assert_int_equal(s.lists, 9);
 }
 
 static void test_bad_keys(void **state) {
