@@ -56,7 +56,8 @@ static void fill(dm_point *p, size_t n, int shape) {
   }
 }
 
-static void run(int shape, size_t per_chunk, size_t series) {
+/* xor_only: encode as the Gorilla paper does (the baseline), else diamond's choice. */
+static void run(int shape, size_t per_chunk, size_t series, int xor_only) {
   size_t npts = per_chunk * series, bound = dm_chunk_bound(per_chunk);
   dm_point *pts = malloc(npts * sizeof *pts), *out = malloc(per_chunk * sizeof *out);
   uint8_t *buf = malloc(series * bound);
@@ -73,7 +74,9 @@ static void run(int shape, size_t per_chunk, size_t series) {
   for (int r = 0; r < reps; r++) {
     bytes = 0;
     for (size_t s = 0; s < series; s++) {
-      int rc = dm_chunk_encode(pts + s * per_chunk, per_chunk, buf + s * bound, bound);
+      int rc = (xor_only ? dm_chunk_encode_xor : dm_chunk_encode)(pts + s * per_chunk,
+                                                                  per_chunk, buf + s * bound,
+                                                                  bound);
       if (rc < 0) {
         fprintf(stderr, "encode failed: %d\n", rc);
         exit(1);
@@ -104,8 +107,8 @@ static void run(int shape, size_t per_chunk, size_t series) {
       exit(1);
     }
   }
-  printf("%-31s %5zu pts/chunk  encode %7.1f Mpt/s  decode %7.1f Mpt/s  %6.3f B/pt%s\n",
-         shape_name[shape], per_chunk, (double)npts * reps / enc / 1e6,
+  printf("%-31s %-11s %5zu pts/chunk  encode %7.1f Mpt/s  decode %7.1f Mpt/s  %6.3f B/pt%s\n",
+         shape_name[shape], xor_only ? "gorilla-xor" : "diamond", per_chunk, (double)npts * reps / enc / 1e6,
          (double)npts * reps * 4 / dec / 1e6, (double)bytes / (double)npts,
          sink == 12345.678 ? " " : "");
   free(pts);
@@ -137,8 +140,10 @@ int main(int argc, char **argv) {
   size_t series = argc > 1 ? (size_t)strtoul(argv[1], NULL, 10) : 2000;
   if (series == 0) series = 1;
   for (int shape = 0; shape < NSHAPES; shape++) {
-    run(shape, 60, series * 24);
-    run(shape, 1440, series);
+    for (int x = 0; x < 2; x++) {
+      run(shape, 60, series * 24, x);
+      run(shape, 1440, series, x);
+    }
   }
   crc_bench();
   return 0;

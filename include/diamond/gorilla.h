@@ -23,6 +23,9 @@ size_t dm_chunk_bound(size_t n);
  * DM_EINVAL (unsorted, duplicate times, n > INT_MAX) / DM_ERANGE (cap too small). n may
  * be 0. cap >= dm_chunk_bound(n) always suffices. */
 int dm_chunk_encode(const dm_point *p, size_t n, uint8_t *out, size_t cap);
+/* The same, always in XOR value mode: the Gorilla paper's encoding, the baseline
+ * bench/codec_bench.c compares against. Decoded by dm_chunk_decode like any chunk. */
+int dm_chunk_encode_xor(const dm_point *p, size_t n, uint8_t *out, size_t cap);
 /* Reads the header only (no decode): point count and first time (0 when count is 0); either
  * pointer may be NULL. Returns 0 or DM_ECORRUPT. */
 int dm_chunk_info(const uint8_t *in, size_t len, size_t *count, int64_t *first);

@@ -234,14 +234,14 @@ size_t dm_chunk_bound(size_t n) {
   return HEADER_MAX + ((n - 1) * MAX_POINT_BITS + 7) / 8;
 }
 
-int dm_chunk_encode(const dm_point *p, size_t n, uint8_t *out, size_t cap) {
+static int encode(const dm_point *p, size_t n, uint8_t *out, size_t cap, int xor_only) {
   if (n > INT_MAX || (n > 0 && p == NULL)) return DM_EINVAL;
   for (size_t i = 1; i < n; i++)
     if (p[i].t <= p[i - 1].t) return DM_EINVAL;
 
   uint8_t hdr[HEADER_MAX];
   int e = 0;
-  int mode = n > 0 ? choose_mode(p, n, &e) : MODE_XOR;
+  int mode = n > 0 && !xor_only ? choose_mode(p, n, &e) : MODE_XOR;
   size_t h = 0;
   hdr[h++] = (uint8_t)(DM_CHUNK_VERSION | mode << 4);
   h += put_varint(hdr + h, n);
@@ -291,6 +291,14 @@ int dm_chunk_encode(const dm_point *p, size_t n, uint8_t *out, size_t cap) {
   size_t total = (size_t)(w.p - out);
   if (total > INT_MAX) return DM_ERANGE;
   return (int)total;
+}
+
+int dm_chunk_encode(const dm_point *p, size_t n, uint8_t *out, size_t cap) {
+  return encode(p, n, out, cap, 0);
+}
+
+int dm_chunk_encode_xor(const dm_point *p, size_t n, uint8_t *out, size_t cap) {
+  return encode(p, n, out, cap, 1);
 }
 
 /* ---- decoder ---- */

@@ -375,9 +375,27 @@ static void test_fuzz(void **state) {
   free(out);
 }
 
+/* The XOR-only encoding (the paper's, the bench baseline) decodes like any chunk, and the
+ * default encoder is never larger than it by more than its mode header. */
+static void test_xor_only_mode(void **state) {
+  (void)state;
+  enum { N = 500 };
+  dm_point p[N];
+  for (int i = 0; i < N; i++) p[i] = (dm_point){1700000000 + 60 * i, (double)(i % 37) / 100.0};
+  uint8_t a[8192], b[8192];
+  int na = dm_chunk_encode(p, N, a, sizeof a), nb = dm_chunk_encode_xor(p, N, b, sizeof b);
+  assert_true(na > 0 && nb > 0);
+  assert_true(na < nb);
+  dm_point out[N];
+  assert_int_equal(dm_chunk_decode(b, (size_t)nb, out, N), N);
+  assert_memory_equal(out, p, sizeof p);
+  assert_int_equal(dm_chunk_encode_xor(p, 0, b, sizeof b) > 0, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty),
+      cmocka_unit_test(test_xor_only_mode),
       cmocka_unit_test(test_one_point_bytes),
       cmocka_unit_test(test_regular_bytes),
       cmocka_unit_test(test_edge_values),
