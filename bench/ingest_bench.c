@@ -1,9 +1,10 @@
 /* ingest_bench.c — parse speed of the Mackerel JSON parser and the Graphite line parser on
- * one core: a realistic 5000-point batch parsed over and over.
+ * one core: a realistic 5000-point batch parsed over and over. The peer, when jansson is
+ * installed (scripts/deps.sh --bench), is a DOM parse of the same body with jansson
+ * followed by the walk that fills the same batch: what the ingest path would cost without
+ * a streaming parser.
  *
- *   cmake --build build --target dm_ingest
- *   cc -O2 -Iinclude bench/ingest_bench.c build/libdm_ingest.a build/libdm_core.a \
- *      -lyajl -lm -o build/ingest_bench && build/ingest_bench [points] [seconds]
+ *   make build && build/dm_ingest_bench [points] [seconds]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,32 @@
 
 #include "diamond/ingest.h"
 #include "diamond/point.h"
+
+#ifdef DM_HAVE_JANSSON
+#include <jansson.h>
+
+/* The DOM peer: parse, then walk the array into the batch (types checked, names built). */
+static int jansson_parse(const char *body, size_t len, dm_batch *b) {
+  json_error_t jerr;
+  json_t *root = json_loadb(body, len, 0, &jerr);
+  if (root == NULL || !json_is_array(root)) return -1;
+  size_t i;
+  json_t *p;
+  char name[512];
+  json_array_foreach(root, i, p) {
+    json_t *h = json_object_get(p, "hostId"), *n = json_object_get(p, "name");
+    json_t *t = json_object_get(p, "time"), *v = json_object_get(p, "value");
+    if (!json_is_string(h) || !json_is_string(n) || !json_is_integer(t) || !json_is_number(v))
+      break;
+    int nl = snprintf(name, sizeof name, "host.%s.%s", json_string_value(h),
+                      json_string_value(n));
+    int64_t ts = json_integer_value(t);
+    dm_batch_add(b, name, (size_t)nl, ts - ts % 60, json_number_value(v));
+  }
+  json_decref(root);
+  return 0;
+}
+#endif
 
 static double now_s(void) {
   struct timespec ts;
@@ -84,6 +111,23 @@ int main(int argc, char **argv) {
          "%.2f M points/s, %.0f ns/point\n",
          points, len, (double)len / (double)points, (double)(len * iters) / t / 1e6,
          (double)(points * iters) / t / 1e6, t * 1e9 / (double)(points * iters));
+#ifdef DM_HAVE_JANSSON
+  iters = 0;
+  t0 = now_s();
+  do {
+    dm_batch_reset(&b);
+    if (jansson_parse(body, len, &b) != 0 || b.n != points) {
+      fprintf(stderr, "jansson parse failed\n");
+      return 1;
+    }
+    iters++;
+  } while ((t = now_s() - t0) < secs);
+  printf("  peer: jansson DOM + walk: %.0f MB/s, %.2f M points/s, %.0f ns/point\n",
+         (double)(len * iters) / t / 1e6, (double)(points * iters) / t / 1e6,
+         t * 1e9 / (double)(points * iters));
+#else
+  printf("  peer: jansson not installed (scripts/deps.sh --bench), not measured\n");
+#endif
   free(body);
 
   char *text = make_lines(points, &len);
