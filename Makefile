@@ -5,7 +5,7 @@ JOBS     ?= $(shell nproc)
 DATA_DIR ?= ./data
 ARGS     ?=
 
-.PHONY: all deps build run test test-unit test-sanitize bench clean
+.PHONY: all deps build run test test-unit test-sanitize bench fuzz clean
 
 all: build
 
@@ -31,9 +31,50 @@ test-sanitize: deps
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
 
-bench: build
+bench:
 	@scripts/deps.sh --bench
+	@$(MAKE) --no-print-directory build
 	bench/run.sh $(BUILD)
+
+# fuzz: every tests/fuzz/fuzz_*.c, built with clang + libFuzzer + ASan/UBSan against the
+# parsers' sources (core, codec, ingest, as one archive: each target links what it uses), run
+# FUZZ_SECONDS each over a corpus in $(FUZZ_BUILD)/corpus/<name>, seeded from
+# tests/fuzz/corpus/<name>. Crashes land in $(FUZZ_BUILD)/artifacts/. Not part of `make test`.
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  ?= -g -O1 -std=gnu11 -D_GNU_SOURCE -Iinclude \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+FUZZ_LIBS    ?= -lyajl -linih -llz4 -lm -lpthread
+
+fuzz:
+	@scripts/deps.sh --fuzz
+	@set -e; rm -rf $(FUZZ_BUILD)/obj; mkdir -p $(FUZZ_BUILD)/obj $(FUZZ_BUILD)/artifacts; \
+	echo "fuzz: building into $(FUZZ_BUILD)"; \
+	ls src/core/*.c src/codec/*.c src/ingest/*.c | xargs -P $(JOBS) -I{} sh -c \
+	  '$(FUZZ_CC) $(FUZZ_CFLAGS) -c {} -o $(FUZZ_BUILD)/obj/$$(echo {} | tr / _).o'; \
+	rm -f $(FUZZ_BUILD)/libdm_fuzz.a; ar rcs $(FUZZ_BUILD)/libdm_fuzz.a $(FUZZ_BUILD)/obj/*.o; \
+	for f in tests/fuzz/fuzz_*.c; do \
+	  t=$$(basename $$f .c); \
+	  $(FUZZ_CC) $(FUZZ_CFLAGS) $$f $(FUZZ_BUILD)/libdm_fuzz.a $(FUZZ_LIBS) -o $(FUZZ_BUILD)/$$t; \
+	done; \
+	failed=""; \
+	for f in tests/fuzz/fuzz_*.c; do \
+	  t=$$(basename $$f .c); n=$${t#fuzz_}; \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n; \
+	  echo "fuzz: $$t for $(FUZZ_SECONDS)s (log $(FUZZ_BUILD)/$$t.log)"; \
+	  if $(FUZZ_BUILD)/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	       -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- \
+	       $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n >$(FUZZ_BUILD)/$$t.log 2>&1; then \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_BUILD)/$$t.log | tail -1; \
+	  else \
+	    tail -40 $(FUZZ_BUILD)/$$t.log; failed="$$failed $$t"; \
+	  fi; \
+	done; \
+	if [ -n "$$failed" ]; then \
+	  echo "fuzz: FAILED:$$failed (inputs in $(FUZZ_BUILD)/artifacts/)"; exit 1; \
+	fi; \
+	echo "fuzz: all targets ran $(FUZZ_SECONDS)s without a finding"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -3,7 +3,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libuv1-dev libyajl-dev liblmdb-dev libcmocka-dev
       libhttp-parser-dev libinih-dev liblz4-dev zlib1g-dev python3 curl)
-[ "${1:-}" = "--bench" ] && pkgs+=(wrk hyperfine)
+[ "${1:-}" = "--bench" ] && pkgs+=(wrk hyperfine libjansson-dev)
+[ "${1:-}" = "--fuzz" ] && pkgs+=(clang libclang-rt-14-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -77,11 +77,14 @@ static uint8_t *put_varint(uint8_t *p, uint64_t v) {
   return p;
 }
 
+/* The 10th byte holds bit 63 only: anything more is not a 64-bit value (refused, rather
+ * than dropping the high bits, so each value has one wire form of each length). */
 static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
   uint64_t v = 0;
   for (int shift = 0; shift < 64; shift += 7) {
     if (*p >= end) return DM_ECORRUPT;
     uint8_t c = *(*p)++;
+    if (shift == 63 && c > 1) return DM_ECORRUPT;
     v |= (uint64_t)(c & 0x7f) << shift;
     if (!(c & 0x80)) {
       *out = v;

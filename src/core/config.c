@@ -270,6 +270,10 @@ static int set_string(char *dst, size_t size, const char *v, char *why, size_t w
       snprintf(why, whylen, "must not contain \" ;\" (it starts a comment in an INI file)");
       return DM_EINVAL;
     }
+    if (v[i] == ';' && i == 0) { /* "key =;x" reads ";x", but printed "key = ;x" is empty */
+      snprintf(why, whylen, "must not start with \";\" (it starts a comment in an INI file)");
+      return DM_EINVAL;
+    }
   }
   if (n > 0 && (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))) {
     snprintf(why, whylen, "must not start or end with a space");

@@ -21,8 +21,9 @@ int dm_ingest_time(const char *s, size_t len, const dm_ingest_limits *lim, int f
   if (!isfinite(d)) return DM_INGEST_OUT_OF_RANGE;
   double f = floor(d);
   if (f != d && !floor_reals) return DM_INGEST_NOT_INTEGER;
-  /* compare as doubles first: converting an out-of-range double to int64 is undefined */
-  if (f < (double)lim->min_time || f > (double)lim->max_time) return DM_INGEST_OUT_OF_RANGE;
+  /* converting a double outside [-2^63, 2^63) to int64 is undefined; comparing with
+   * (double)lim->max_time is not enough, since INT64_MAX rounds up to 2^63 */
+  if (!(f >= -0x1p63 && f < 0x1p63)) return DM_INGEST_OUT_OF_RANGE;
   int64_t t = (int64_t)f;
   if (t < lim->min_time || t > lim->max_time) return DM_INGEST_OUT_OF_RANGE;
   *out = t;

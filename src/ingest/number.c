@@ -57,8 +57,10 @@ static void scan_number(const char *s, size_t len, scan *sc) {
     kind = DM_NUM_REAL;
     i++;
     if (i < len && (s[i] == '-' || s[i] == '+')) eneg = s[i++] == '-';
-    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, edigits++)
+    for (; i < len && s[i] >= '0' && s[i] <= '9'; i++, edigits++) {
       if (ex < 100000) ex = ex * 10 + (s[i] - '0');
+      else sc->exact = 0; /* ex is capped: ex - frac no longer says where the point is */
+    }
     if (edigits == 0) return;
     if (eneg) ex = -ex;
   }

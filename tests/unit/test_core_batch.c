@@ -77,6 +77,33 @@ static void wire_round_trip(void **state) {
   dm_batch_free(&c);
 }
 
+/* A varint's 10th byte carries bit 63 only; more bits there are corrupt, not dropped
+ * (found by tests/fuzz/fuzz_batch.c: 0x6f there decoded like 0x01). */
+static void wire_varint_overflow(void **state) {
+  (void)state;
+  uint8_t buf[32] = {1, 1, 'a'}; /* one entry named "a" */
+  size_t at = 3;
+  for (int i = 0; i < 9; i++) buf[at++] = 0xff; /* zigzag time: 63 bits set ... */
+  buf[at++] = 0x01;                              /* ... and bit 63: INT64_MIN */
+  memset(buf + at, 0, 8);
+  at += 8;
+  dm_batch b;
+  dm_batch_init(&b);
+  assert_int_equal(dm_batch_decode(&b, buf, at), 0);
+  assert_int_equal(b.n, 1);
+  assert_int_equal(b.e[0].t, INT64_MIN);
+  assert_int_equal(dm_batch_encoded_size(&b), at);
+  buf[at - 9] = 0x6f; /* bits 64..69 set too */
+  assert_int_equal(dm_batch_decode(&b, buf, at), DM_ECORRUPT);
+  buf[at - 9] = 0x02;
+  assert_int_equal(dm_batch_decode(&b, buf, at), DM_ECORRUPT);
+  assert_int_equal(b.n, 1);
+  uint8_t count[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7e};
+  assert_int_equal(dm_batch_decode(&b, count, sizeof count), DM_ECORRUPT);
+  assert_int_equal(b.n, 1);
+  dm_batch_free(&b);
+}
+
 static void sort_dedup_last_wins(void **state) {
   (void)state;
   dm_point p[] = {{120, 1}, {60, 2}, {120, 3}, {0, 4}, {60, 5}, {180, 6}, {120, 7}};
@@ -161,6 +188,7 @@ int main(void) {
       cmocka_unit_test(add_and_name),        cmocka_unit_test(wire_round_trip),
       cmocka_unit_test(sort_dedup_last_wins), cmocka_unit_test(sort_dedup_large_random),
       cmocka_unit_test(merge_precedence),     cmocka_unit_test(floor_negative),
+      cmocka_unit_test(wire_varint_overflow),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

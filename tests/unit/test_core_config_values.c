@@ -177,6 +177,9 @@ static const struct value_case {
      "[server] data_dir: must not contain control characters"},
     {"server", "data_dir", "/x ;y", 0, NULL,
      "[server] data_dir: must not contain \" ;\" (it starts a comment in an INI file)"},
+    {"server", "data_dir", ";x", 0, NULL,
+     "[server] data_dir: must not start with \";\" (it starts a comment in an INI file)"},
+    {"server", "data_dir", "x;y", 0, "x;y", NULL},
     {"server", "data_dir", " /x", 0, NULL,
      "[server] data_dir: must not start or end with a space"},
     {"server", "http", "[::]:8080", 0, "[::]:8080", NULL},
@@ -477,6 +480,24 @@ static void test_print_round_trip(void **state) {
   free(text);
 }
 
+/* "data_dir =;x" used to load as ";x" and print as "data_dir = ;x", which loads back as an
+ * empty data_dir (found by tests/fuzz/fuzz_config.c): such a value is refused instead. */
+static void test_leading_semicolon(void **state) {
+  (void)state;
+  dm_config c;
+  char err[512], want[700];
+  write_file(path, "[server]\ndata_dir =;vue _leg\n");
+  dm_config_defaults(&c);
+  assert_int_equal(dm_config_load_file(&c, path, err, sizeof err), DM_EINVAL);
+  snprintf(want, sizeof want, "%s:2: [server] data_dir: must not start with \";\" (it starts a "
+           "comment in an INI file)", path);
+  assert_string_equal(err, want);
+  write_file(path, "[server]\ndata_dir = ;comment\n"); /* inih: an empty value */
+  dm_config_defaults(&c);
+  assert_int_equal(dm_config_load_file(&c, path, err, sizeof err), 0);
+  assert_string_equal(c.data_dir, "");
+}
+
 static void test_print_masks_keys(void **state) {
   (void)state;
   dm_config c;
@@ -552,6 +573,7 @@ int main(void) {
       cmocka_unit_test(test_auth_keys),    cmocka_unit_test(test_hostport),
       cmocka_unit_test(test_validate),     cmocka_unit_test(test_print_round_trip),
       cmocka_unit_test(test_print_masks_keys), cmocka_unit_test(test_doc_file),
+      cmocka_unit_test(test_leading_semicolon),
   };
   return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
 }

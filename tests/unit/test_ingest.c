@@ -409,6 +409,28 @@ static void test_truncated_everywhere(void **state) {
   }
 }
 
+/* Limits as wide as int64: a real time that rounds to 2^63 is out of range, not an
+ * undefined double-to-int64 conversion (found by tests/fuzz/fuzz_mackerel.c). */
+static void test_time_int64_edges(void **state) {
+  (void)state;
+  dm_ingest_limits wide = {.max_points = 10, .max_name_len = 256, .step = 1,
+                           .min_time = INT64_MIN, .max_time = INT64_MAX};
+  const char *top = "[{\"hostId\":\"h\",\"name\":\"n\",\"time\":9223372036854775807.8,"
+                    "\"value\":1}]";
+  assert_int_equal(dm_ingest_mackerel(top, strlen(top), NULL, &wide, &b, err, sizeof err),
+                   DM_EINVAL);
+  assert_string_equal(err, "point 0: \"time\": 9223372036854775807.8 is out of the accepted "
+                           "range [-9223372036854775808, 9223372036854775807]");
+  assert_int_equal(b.n, 0);
+  const char *ok = "[{\"hostId\":\"h\",\"name\":\"n\",\"time\":9223372036854774784.0,"
+                   "\"value\":1},{\"hostId\":\"h\",\"name\":\"n\","
+                   "\"time\":-9223372036854775808.0,\"value\":2}]";
+  assert_int_equal(dm_ingest_mackerel(ok, strlen(ok), NULL, &wide, &b, err, sizeof err), 0);
+  assert_int_equal(b.n, 2);
+  assert_true(b.e[0].t == INT64_MAX - 1023); /* the largest double below 2^63 */
+  assert_true(b.e[1].t == INT64_MIN);
+}
+
 static void test_tiny_errbuf(void **state) {
   (void)state;
   char small[8];
@@ -438,6 +460,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_large_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_truncated_everywhere, setup, teardown),
       cmocka_unit_test_setup_teardown(test_tiny_errbuf, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_time_int64_edges, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

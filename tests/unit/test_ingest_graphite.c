@@ -163,6 +163,25 @@ static void test_rejected_time(void **state) {
                   "1800000000]");
 }
 
+/* Limits as wide as int64: a timestamp that floors to 2^63 is out of range, not an
+ * undefined double-to-int64 conversion (found by tests/fuzz/fuzz_mackerel.c). */
+static void test_time_int64_edges(void **state) {
+  (void)state;
+  dm_ingest_limits wide = lim;
+  wide.step = 1;
+  wide.min_time = INT64_MIN;
+  wide.max_time = INT64_MAX;
+  const char *top = "a 1 9223372036854775807.9";
+  assert_int_equal(dm_ingest_graphite_line(top, strlen(top), NOW, &wide, &b, err, sizeof err),
+                   DM_EINVAL);
+  assert_string_equal(err, "timestamp: 9223372036854775807.9 is out of the accepted range "
+                           "[-9223372036854775808, 9223372036854775807]");
+  const char *low = "a 1 -9223372036854775808.5";
+  assert_int_equal(dm_ingest_graphite_line(low, strlen(low), NOW, &wide, &b, err, sizeof err),
+                   1);
+  assert_true(b.e[0].t == INT64_MIN);
+}
+
 static void test_many_lines_one_batch(void **state) {
   (void)state;
   assert_int_equal(line("a.b 1 1700000100"), 1);
@@ -194,6 +213,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_rejected_time, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_lines_one_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_not_nul_terminated, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_time_int64_edges, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

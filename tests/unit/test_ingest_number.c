@@ -93,6 +93,26 @@ static void test_double_long_literal(void **state) {
   same_as_strtod(s);
 }
 
+/* A huge exponent is capped while reading; with as many leading fraction zeros the capped
+ * exponent minus the zeros used to land in the fast path's range: "0.<99990 zeros>1e1000000"
+ * gave 1e9 instead of inf (found while writing tests/fuzz/fuzz_graphite.c). */
+static void test_double_capped_exponent(void **state) {
+  (void)state;
+  const size_t zeros = 99990;
+  char *s = malloc(zeros + 64);
+  assert_non_null(s);
+  size_t n = (size_t)sprintf(s, "0.");
+  memset(s + n, '0', zeros);
+  n += zeros;
+  strcpy(s + n, "1e1000000");
+  same_as_strtod(s); /* inf */
+  strcpy(s + n, "1e99999");
+  same_as_strtod(s); /* not capped: 1e-99991 * 1e99999 = 1e8, on the fast path */
+  strcpy(s + n, "1e9999999999999999999999");
+  same_as_strtod(s);
+  free(s);
+}
+
 static uint64_t rng = 88172645463325252ULL; /* xorshift64: a fixed sequence */
 static uint64_t next(void) {
   rng ^= rng << 13;
@@ -125,6 +145,7 @@ int main(void) {
       cmocka_unit_test(test_int64),
       cmocka_unit_test(test_double_fixed),
       cmocka_unit_test(test_double_long_literal),
+      cmocka_unit_test(test_double_capped_exponent),
       cmocka_unit_test(test_double_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
