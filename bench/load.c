@@ -313,7 +313,7 @@ static void usage(FILE *f) {
           "  --names M        metric names per host (10); hosts = S / M\n"
           "  --duration SECS  run this long (10 unless --points or --days)\n"
           "  --points N       send exactly N points\n"
-          "  --start-time T   time of the first round (default now - 3 days)\n"
+          "  --start-time T   time of the first round (default now - 10 days)\n"
           "  --step SECS      seconds between rounds (60)\n"
           "  --days D         backfill D days ending now (sets start and points)\n"
           "  --format F       mackerel (POST /api/v0/tsdb) | vm (POST /api/v1/import)\n"
@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
     opt.start -= opt.start % opt.step;
     if (opt.points == 0) opt.points = (int64_t)opt.days * 86400 / opt.step * opt.series;
   } else if (!has_start) {
-    opt.start = now - 3 * 86400;
+    opt.start = now - 10 * 86400; /* room for ~1 min at 2 M points/s over 10k series */
     opt.start -= opt.start % opt.step;
   }
   if (opt.points > 0) total_points = opt.points;

@@ -8,18 +8,9 @@
 set -euo pipefail
 
 BUILD=${1:-build}
-BUILD=$(cd "$BUILD" && pwd)
-LOAD=$BUILD/dm_load
-READ=$BUILD/dm_readbench
+TMP_PREFIX=diamond-peer
+. "$(cd "$(dirname "$0")" && pwd)/lib.sh"
 VM=${VM:-/usr/bin/victoria-metrics}
-INGEST_SECONDS=${INGEST_SECONDS:-20}
-SERIES=${SERIES:-10000}
-CONNS=${CONNS:-4}
-BATCH=${BATCH:-5000}
-BACKFILL_SERIES=${BACKFILL_SERIES:-1000}
-BACKFILL_DAYS=${BACKFILL_DAYS:-2}
-READ_REQUESTS=${READ_REQUESTS:-2000}
-FANOUT_ROUNDS=${FANOUT_ROUNDS:-100}
 
 if [ ! -x "$VM" ]; then
   echo "peer_vm.sh: installing the Debian package victoria-metrics" >&2
@@ -28,30 +19,6 @@ if [ ! -x "$VM" ]; then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends \
     victoria-metrics >&2 || { echo "peer_vm.sh: cannot install victoria-metrics" >&2; exit 2; }
 fi
-
-TMP=$(mktemp -d /tmp/diamond-peer.XXXXXX)
-PID=""
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-json() { python3 -c 'import json, sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
-COMMANDS=()
-capture() {
-  local __var=$1 __out
-  shift
-  COMMANDS+=("$*")
-  __out=$("$@") || echo "peer_vm.sh: exit status $? from: $*" >&2
-  printf -v "$__var" '%s' "$__out"
-}
 
 start_vm() { # start_vm NAME
   PORT=$(free_port)

@@ -10,50 +10,14 @@
 set -euo pipefail
 
 BUILD=${1:-build}
-BUILD=$(cd "$BUILD" && pwd)
 HERE=$(cd "$(dirname "$0")" && pwd)
+TMP_PREFIX=diamond-bench
+. "$HERE/lib.sh"
 DIAMONDD=$BUILD/diamondd
-LOAD=$BUILD/dm_load
-READ=$BUILD/dm_readbench
-INGEST_SECONDS=${INGEST_SECONDS:-20}
-SERIES=${SERIES:-10000}
-CONNS=${CONNS:-4}
-BATCH=${BATCH:-5000}
-BACKFILL_SERIES=${BACKFILL_SERIES:-1000}
-BACKFILL_DAYS=${BACKFILL_DAYS:-2}
-READ_REQUESTS=${READ_REQUESTS:-2000}
-FANOUT_ROUNDS=${FANOUT_ROUNDS:-100}
 
 for b in "$DIAMONDD" "$LOAD" "$READ"; do
   [ -x "$b" ] || { echo "run.sh: $b is missing: build first (cmake --build $BUILD)" >&2; exit 2; }
 done
-
-TMP=$(mktemp -d /tmp/diamond-bench.XXXXXX)
-PID=""
-COMMANDS=()
-cleanup() {
-  if [ -n "$PID" ] && kill -0 "$PID" 2>/dev/null; then
-    kill -TERM "$PID" 2>/dev/null || true
-    wait "$PID" 2>/dev/null || true
-  fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-# json FIELD < line: one field of dm_load's / dm_readbench's JSON line
-json() { python3 -c 'import json, sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])[sys.argv[1]])' "$1"; }
-
-capture() { # capture VAR CMD...: records the command, runs it, its stdout into VAR
-  local __var=$1 __out
-  shift
-  COMMANDS+=("$*")
-  __out=$("$@") || echo "run.sh: exit status $? from: $*" >&2
-  printf -v "$__var" '%s' "$__out"
-}
 
 start_server() { # start_server NAME [--set k=v ...]
   local name=$1
