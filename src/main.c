@@ -111,6 +111,7 @@ int main(int argc, char **argv) {
   dm_log_level lvl;
   if (dm_log_parse_level(s.cfg.log_level, &lvl) == 0) dm_log_set_level(lvl);
   signal(SIGPIPE, SIG_IGN);
+  signal(SIGXFSZ, SIG_IGN); /* a file over RLIMIT_FSIZE is a write error (EFBIG), not a kill */
   srandom((unsigned)time(NULL) ^ (unsigned)uv_os_getpid());
 
   s.loop = uv_default_loop();

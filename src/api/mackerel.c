@@ -33,6 +33,9 @@ static void respond_engine_error(dm_api *a, dm_http_req *r, int rc) {
     dm_http_respond_error_h(r, 503, h, "server busy (backpressure): retry later");
   } else if (rc == DM_ECLOSED) {
     dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "server shutting down");
+  } else if (rc == DM_EIO) {
+    dm_http_respond_error(r, 500, "write-ahead log failed (disk error): nothing was stored; "
+                          "see the server log and /readyz");
   } else if (rc == DM_ERANGE) {
     dm_http_respond_error(r, 422, "query over a limit (limits.max_query_points)");
   } else {

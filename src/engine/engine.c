@@ -367,6 +367,13 @@ int dm_engine_ready(dm_engine *e, char *why, size_t len) {
     snprintf(why, len, "shutting down");
     return 0;
   }
+  dm_wal_stats ws;
+  dm_wal_stats_get(e->wal, &ws);
+  if (ws.failed) {
+    snprintf(why, len, "the write-ahead log failed (a write or fsync error): writes are "
+                       "refused until a restart");
+    return 0;
+  }
   dm_cache_stats cs;
   dm_cache_stats_get(e->cache, &cs);
   if (cs.bytes > (uint64_t)e->cfg.cache_max_bytes) {

@@ -73,7 +73,7 @@ def parse_body(headers, raw):
 class Server:
     """One diamondd process on a temp (or given) data dir and free ports."""
 
-    def __init__(self, data_dir=None, sets=(), env=None, args=(), graphite=True):
+    def __init__(self, data_dir=None, sets=(), env=None, args=(), graphite=True, preexec=None):
         self.binary = find_diamondd()
         self.root = tempfile.mkdtemp(prefix="diamond-it-")  # logs, and data unless given
         self.data_dir = data_dir or os.path.join(self.root, "data")
@@ -81,6 +81,7 @@ class Server:
         self.env = dict(env or {})
         self.args = list(args)
         self.graphite = graphite
+        self.preexec = preexec  # run in the child before exec (e.g. setrlimit)
         self.proc = None
         self.http_port = None
         self.graphite_port = None
@@ -107,7 +108,8 @@ class Server:
             env.update(self.env)
             with open(log, "wb") as f:
                 self.proc = subprocess.Popen(self.command(), stdout=f, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, env=env)
+                                             stdin=subprocess.DEVNULL, env=env,
+                                             preexec_fn=self.preexec)
             if self._wait_healthy(timeout):
                 return self
             code = self.proc.poll()

@@ -6,6 +6,7 @@ segments go away only once their points are in the table."""
 import glob
 import json
 import os
+import resource
 import socket
 import sys
 import time
@@ -194,6 +195,46 @@ class Restart(ServerTestCase):
                 if i % 100 == 42 and i % 7 == 0:
                     last[self.base + 60 * r] = float(i)
         self.assertPoints(got, sorted(last.items()))
+
+    def test_disk_error_fails_loudly_and_loses_nothing_acknowledged(self):
+        # a 3 MiB file size limit: the WAL segment hits EFBIG after a few batches
+        limit = 3 << 20
+
+        def small_files():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+        s = self.start_server(preexec=small_files)
+        conn = s.connect()
+        acked, status, body = [], 200, None
+        try:
+            for r in range(100):
+                pts = [pt("disk%d" % (i % 50), "m", self.base + 60 * r, float(r))
+                       for i in range(2000)]
+                status, _, body = s.post_points(pts, conn=conn)
+                if status != 200:
+                    break
+                acked.append(r)
+        finally:
+            conn.close()
+        self.assertEqual(status, 500, "a WAL write error must refuse the batch: %r" % (body,))
+        self.assertIn("write-ahead log failed", body["error"]["message"])
+        self.assertGreater(len(acked), 0)
+        st, _, ready = s.get("/readyz")
+        self.assertEqual(st, 503)
+        self.assertIn("write-ahead log failed", ready["error"]["message"])
+        self.assertIn("event=wal_failed", s.log_text())
+        # later writes are refused too, reads still work
+        st, _, _ = s.post_points([pt("disk0", "m", self.base, 1.0)])
+        self.assertEqual(st, 500)
+        want = [(self.base + 60 * r, float(r)) for r in acked]
+        self.assertPoints(s.host_metrics("disk7", "m", self.base, self.base + 6000), want)
+        # a restart without the limit replays what was acknowledged, and writes work again
+        s.kill9()
+        s.preexec = None
+        s.start()
+        self.assertPoints(s.host_metrics("disk7", "m", self.base, self.base + 6000), want)
+        st, _, _ = s.post_points([pt("disk0", "m", self.base, 1.0)])
+        self.assertEqual(st, 200)
 
 
 if __name__ == "__main__":
