@@ -52,10 +52,14 @@ void dm_waiters_fire(waiter **list, int status) {
   }
 }
 
-uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms) {
+uint64_t dm_backoff_ceil_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms) {
   uint64_t ceil = base_ms;
   for (uint32_t i = 0; i < attempt && ceil < cap_ms; i++) ceil *= 2;
-  if (ceil > cap_ms) ceil = cap_ms;
+  return ceil > cap_ms ? cap_ms : ceil;
+}
+
+uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms) {
+  uint64_t ceil = dm_backoff_ceil_ms(attempt, base_ms, cap_ms);
   return ceil ? (uint64_t)random() % (ceil + 1) : 0;
 }
 
@@ -313,8 +317,13 @@ int dm_engine_write(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg) {
   dm_cache_stats_get(e->cache, &cs);
   if (cs.bytes > (uint64_t)e->cfg.cache_max_bytes) {
     dm_counter_add(e->m_busy, 1);
-    /* make room: the flusher checkpoints open windows when the cache is over its limit */
-    dm_flusher_run(e, 1, NULL, NULL);
+    /* make room: checkpoint open windows too, at most once a second and never while
+     * rounds are failing (the flusher's backoff owns the retries then) */
+    uint64_t now_ms = uv_now(e->loop);
+    if (e->flush_attempt == 0 && now_ms - e->busy_flush_at >= 1000) {
+      e->busy_flush_at = now_ms;
+      dm_flusher_run(e, 1, NULL, NULL);
+    }
     return DM_EBUSY;
   }
   write_op *op = malloc(sizeof *op);
@@ -334,8 +343,12 @@ int dm_engine_write(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg) {
 }
 
 int dm_engine_retry_after(const dm_engine *e) {
-  int64_t s = e->cfg.flush_interval_ms / 1000;
-  return s < 1 ? 1 : (int)s;
+  /* room comes from the next forced round (within a second), or, while rounds fail,
+   * after the flusher's current backoff ceiling */
+  if (e->flush_attempt == 0) return 1;
+  uint64_t ms = dm_backoff_ceil_ms(e->flush_attempt, DM_FLUSH_BACKOFF_BASE_MS,
+                                   DM_FLUSH_BACKOFF_CAP_MS);
+  return (int)((ms + 999) / 1000);
 }
 
 uint64_t dm_engine_durable_below(dm_engine *e) {

@@ -74,6 +74,7 @@ struct dm_engine {
   uint64_t flushed_windows; /* in the current round */
   uint32_t flush_attempt;   /* consecutive failures, for backoff */
   int64_t flush_ok_at;      /* last time a round completed without error */
+  uint64_t busy_flush_at;   /* loop ms of the last forced round backpressure asked for */
   waiter *flush_waiters;    /* admin flush callers of the running forced round */
   waiter *flush_next;       /* admin flush callers that arrived during a normal round */
 
@@ -117,6 +118,10 @@ void dm_waiters_fire(waiter **list, int status);
 
 /* Capped exponential backoff with full jitter: rand(0, min(cap, base * 2^attempt)). */
 uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
+/* Its ceiling, min(cap, base * 2^attempt). */
+uint64_t dm_backoff_ceil_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
+#define DM_FLUSH_BACKOFF_BASE_MS 100
+#define DM_FLUSH_BACKOFF_CAP_MS 30000
 
 /* Runs the loop until *done is set (start-up only, before serving). */
 void dm_engine_wait(dm_engine *e, const int *done);

@@ -208,7 +208,8 @@ static void finish_round(dm_engine *e, int status) {
   } else {
     e->flush_attempt++;
     dm_counter_add(e->m_flush_errors, 1);
-    uint64_t delay = dm_backoff_ms(e->flush_attempt, 100, 30000);
+    uint64_t delay = dm_backoff_ms(e->flush_attempt, DM_FLUSH_BACKOFF_BASE_MS,
+                                   DM_FLUSH_BACKOFF_CAP_MS);
     dm_log_warn("flush_failed", "error=\"%s\" attempt=%u retry_ms=%llu", dm_strerror(status),
                 e->flush_attempt, (unsigned long long)delay);
     if (!e->closing && uv_is_active((uv_handle_t *)&e->flush_timer))

@@ -121,6 +121,7 @@ static void backoff_policy(void **state) {
     uint64_t ceil = 100;
     for (uint32_t i = 0; i < attempt && ceil < 30000; i++) ceil *= 2;
     if (ceil > 30000) ceil = 30000;
+    assert_int_equal(dm_backoff_ceil_ms(attempt, 100, 30000), ceil);
     uint64_t max_seen = 0;
     for (int i = 0; i < 2000; i++) {
       uint64_t d = dm_backoff_ms(attempt, 100, 30000);
