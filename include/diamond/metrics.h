@@ -28,6 +28,10 @@ typedef double (*dm_gauge_fn)(void *arg);
 void dm_metric_gauge(const char *name, const char *labels, const char *help, dm_gauge_fn fn,
                      void *arg);
 
+/* A counter whose value a callback reads at scrape time (e.g. CPU seconds from /proc). */
+void dm_metric_counter_fn(const char *name, const char *labels, const char *help,
+                          dm_gauge_fn fn, void *arg);
+
 /* Renders everything in the text exposition format (version 0.0.4). */
 void dm_metrics_render(dm_buf *out);
 /* Forgets every metric (tests). */

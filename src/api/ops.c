@@ -1,13 +1,56 @@
 /* ops.c — endpoints for operators: liveness, readiness, Prometheus metrics, and the admin
  * calls that force the flusher and the ager (tests and operators use them). */
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api_int.h"
 #include "diamond/buf.h"
 #include "diamond/error.h"
 #include "diamond/log.h"
+
+/* ---- process metrics, the names Prometheus client libraries use ---- */
+
+static double proc_stat_field(int field) { /* 1-based field of /proc/self/stat */
+  char buf[1024];
+  FILE *f = fopen("/proc/self/stat", "r");
+  if (f == NULL) return 0;
+  size_t n = fread(buf, 1, sizeof buf - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the command name may contain spaces */
+  if (p == NULL) return 0;
+  p += 2; /* field 3 */
+  for (int i = 3; i < field && p != NULL; i++) {
+    p = strchr(p, ' ');
+    if (p != NULL) p++;
+  }
+  return p != NULL ? strtod(p, NULL) : 0;
+}
+
+static double g_cpu_seconds(void *arg) {
+  (void)arg;
+  long hz = sysconf(_SC_CLK_TCK);
+  return (proc_stat_field(14) + proc_stat_field(15)) / (double)(hz > 0 ? hz : 100);
+}
+
+static double g_rss_bytes(void *arg) {
+  (void)arg;
+  return proc_stat_field(24) * (double)sysconf(_SC_PAGESIZE);
+}
+
+static double g_open_fds(void *arg) {
+  (void)arg;
+  DIR *d = opendir("/proc/self/fd");
+  if (d == NULL) return 0;
+  double n = -1; /* the DIR's own fd */
+  for (struct dirent *de; (de = readdir(d)) != NULL;)
+    if (de->d_name[0] != '.') n++;
+  closedir(d);
+  return n;
+}
 
 static void healthz(dm_http_req *r, void *arg) {
   (void)arg;
@@ -78,6 +121,11 @@ static void admin_flush(dm_http_req *r, void *arg) { admin(r, arg, 0); }
 static void admin_age(dm_http_req *r, void *arg) { admin(r, arg, 1); }
 
 int dm_api_ops_routes(dm_api *a) {
+  dm_metric_counter_fn("process_cpu_seconds_total", "",
+                       "User and system CPU time of the process.", g_cpu_seconds, NULL);
+  dm_metric_gauge("process_resident_memory_bytes", "", "Resident memory of the process.",
+                  g_rss_bytes, NULL);
+  dm_metric_gauge("process_open_fds", "", "Open file descriptors.", g_open_fds, NULL);
   int rc = 0;
   rc |= dm_api_route(a, DM_HTTP_GET | DM_HTTP_HEAD, "/healthz", "healthz", SCOPE_NONE, healthz);
   rc |= dm_api_route(a, DM_HTTP_GET | DM_HTTP_HEAD, "/readyz", "readyz", SCOPE_NONE, readyz);

@@ -15,7 +15,7 @@
 
 #define NBUCKETS 16 /* 100us * 2.5^i ... */
 
-typedef enum { K_COUNTER, K_HISTOGRAM, K_GAUGE } kind_t;
+typedef enum { K_COUNTER, K_HISTOGRAM, K_GAUGE, K_COUNTER_FN } kind_t;
 
 struct dm_counter {
   _Atomic uint64_t v;
@@ -101,6 +101,13 @@ void dm_metric_gauge(const char *name, const char *labels, const char *help, dm_
   m->arg = arg;
 }
 
+void dm_metric_counter_fn(const char *name, const char *labels, const char *help,
+                          dm_gauge_fn fn, void *arg) {
+  metric *m = find_or_add(K_COUNTER_FN, name, labels, help);
+  m->fn = fn;
+  m->arg = arg;
+}
+
 static void series_name(dm_buf *out, const char *name, const char *suffix, const char *labels,
                         const char *extra) {
   dm_buf_printf(out, "%s%s", name, suffix);
@@ -116,7 +123,8 @@ static void render_one(dm_buf *out, const metric *m) {
     series_name(out, m->name, "", m->labels, NULL);
     dm_buf_printf(out, " %llu\n", (unsigned long long)dm_counter_get(&m->u.c));
     break;
-  case K_GAUGE: {
+  case K_GAUGE:
+  case K_COUNTER_FN: {
     double v = m->fn ? m->fn(m->arg) : 0;
     series_name(out, m->name, "", m->labels, NULL);
     dm_buf_printf(out, " %.17g\n", v);
@@ -148,7 +156,7 @@ static void render_one(dm_buf *out, const metric *m) {
  * when they were registered apart (label sets first seen at run time, another module's
  * series of the same name): the text format wants a family's samples together. */
 void dm_metrics_render(dm_buf *out) {
-  static const char *const types[] = {"counter", "histogram", "gauge"};
+  static const char *const types[] = {"counter", "histogram", "gauge", "counter"};
   pthread_mutex_lock(&reg_mu);
   for (metric *m = head; m != NULL; m = m->next) {
     int first = 1;

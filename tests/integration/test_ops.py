@@ -66,13 +66,17 @@ class Ops(ServerTestCase):
                      "diamond_wal_bytes", "diamond_wal_fsync_seconds_bucket",
                      "diamond_wal_fsync_seconds_sum", "diamond_wal_fsync_seconds_count",
                      "diamond_cache_windows", "diamond_cache_bytes",
-                     "diamond_flush_lag_seconds", "diamond_ager_lag_seconds"):
+                     "diamond_flush_lag_seconds", "diamond_ager_lag_seconds",
+                     "process_cpu_seconds_total", "process_resident_memory_bytes",
+                     "process_open_fds"):
             self.assertIsNotNone(metric_value(text, name), "%s missing from /metrics" % name)
         self.assertIn("# TYPE diamond_wal_fsync_seconds histogram", text)
         self.assertIn("# TYPE diamond_points_total counter", text)
         self.assertRegex(text, r'diamond_wal_fsync_seconds_bucket\{[^}]*le="\+Inf"[^}]*\} [1-9]')
         self.assertGreater(metric_value(text, "diamond_wal_fsync_seconds_count"), 0)
         self.assertGreater(metric_value(text, "diamond_wal_bytes"), 0)
+        self.assertGreater(metric_value(text, "process_resident_memory_bytes"), 1 << 20)
+        self.assertGreater(metric_value(text, "process_open_fds"), 3)
         self.assertGreater(metric_value(text, "diamond_cache_bytes"), 0)
         self.assertGreaterEqual(metric_value(text, "diamond_cache_windows"), 1)
         lbl = {"source": "http"}

@@ -70,6 +70,23 @@ static void help_is_escaped(void **state) {
   dm_metrics_reset();
 }
 
+static double read_double(void *arg) { return *(double *)arg; }
+
+/* Callback metrics: a gauge and a counter read at scrape time, typed as such. */
+static void callback_metrics(void **state) {
+  (void)state;
+  dm_metrics_reset();
+  double v = 7.5;
+  dm_metric_gauge("t_g", "", "g", read_double, &v);
+  dm_metric_counter_fn("t_c_total", "", "c", read_double, &v);
+  char *text = render();
+  assert_string_equal(text,
+                      "# HELP t_g g\n# TYPE t_g gauge\nt_g 7.5\n"
+                      "# HELP t_c_total c\n# TYPE t_c_total counter\nt_c_total 7.5\n");
+  free(text);
+  dm_metrics_reset();
+}
+
 /* A histogram's buckets are cumulative and end with +Inf == _count; a negative duration
  * (clock stepped back) counts in the first bucket instead of wrapping _sum. */
 static void histogram(void **state) {
@@ -96,6 +113,7 @@ int main(void) {
       cmocka_unit_test(families_are_contiguous),
       cmocka_unit_test(help_is_escaped),
       cmocka_unit_test(histogram),
+      cmocka_unit_test(callback_metrics),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
