@@ -78,7 +78,8 @@ int dm_wal_replay(dm_wal *w, dm_wal_replay_fn fn, void *arg, uint64_t *records,
  * negative code is returned: DM_EBUSY (more than max_queued_bytes waiting for the disk),
  * DM_EIO (the WAL failed), DM_ECLOSED, DM_ENOMEM, DM_ERANGE (record over 4 GiB). All
  * appends queued in one loop turn (and while the writer is busy) share one write and one
- * fdatasync. */
+ * fdatasync. Callbacks run in the order the appends were queued (the engine relies on it
+ * for last-write-wins). */
 int dm_wal_append(dm_wal *w, const dm_batch *b, dm_wal_cb cb, void *arg);
 /* The segment new appends go to. */
 uint64_t dm_wal_current_seg(const dm_wal *w);

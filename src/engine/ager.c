@@ -480,10 +480,7 @@ static void blobs_listed(void *arg, int status, const dm_name_ref *keys, size_t 
   /* deletes complete on their own; the run is over */
   double secs = (double)(dm_mono_ns() - r->t0) / 1e9;
   dm_histogram_observe(e->m_age_seconds, secs);
-  if (r->status == 0) {
-    e->oldest_pending_day = INT64_MAX;
-    e->aged_ok_at = dm_now();
-  }
+  if (r->status == 0) e->oldest_pending_day = INT64_MAX;
   if (r->n > 0)
     dm_log_info("ager_done", "dayshards=%zu aged=%llu ms=%.1f status=%d", r->n,
                 (unsigned long long)e->aged_count, secs * 1e3, r->status);

@@ -10,6 +10,7 @@
  * queued (a lower bound of the segment they land in). The flusher may delete WAL segments
  * only below both the cache's lowest unflushed segment and the oldest in-flight write's.
  */
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,17 +84,22 @@ static void names_loaded(void *arg, int status, const dm_name_ref *names, size_t
  * that completes later (redis) will need the write_op to carry the ack instead. */
 static void cache_applied(void *arg, int status) { *(int *)arg = status; }
 
-static int replay_one(void *arg, const dm_batch *b, uint64_t seg) {
-  dm_engine *e = arg;
+/* Applies a batch that is in the WAL (segment seg): its names into the name index, its
+ * points into the cache. Shared by replay and the write path. */
+static int apply_batch(dm_engine *e, const dm_batch *b, uint64_t seg) {
   for (size_t i = 0; i < b->n; i++) {
+    if (i > 0 && b->e[i].name_off == b->e[i - 1].name_off) continue;
     size_t len;
     const char *s = dm_batch_name(b, i, &len);
-    if (i == 0 || b->e[i].name_off != b->e[i - 1].name_off)
-      dm_name_index_add(e->names, s, len);
+    dm_name_index_add(e->names, s, len);
   }
   int status = 1;
   int rc = dm_cache_append(e->cache, b, seg, cache_applied, &status);
   return rc < 0 ? rc : status <= 0 ? status : DM_EIO;
+}
+
+static int replay_one(void *arg, const dm_batch *b, uint64_t seg) {
+  return apply_batch(arg, b, seg);
 }
 
 static double g_wal_bytes(void *arg) {
@@ -189,7 +195,6 @@ int dm_engine_open(dm_engine **out, uv_loop_t *loop, const dm_config *cfg, char 
   e->loop = loop;
   e->cfg = *cfg;
   e->oldest_pending_day = INT64_MAX;
-  e->flush_ok_at = e->aged_ok_at = dm_now();
   if (mkdir(cfg->data_dir, 0755) < 0 && errno != EEXIST) {
     snprintf(err, errlen, "data dir %s: %s", cfg->data_dir, strerror(errno));
     rc = DM_EIO;
@@ -273,31 +278,14 @@ void dm_engine_start(dm_engine *e) {
 static void wal_done(void *arg, int status, uint64_t seg) {
   write_op *op = arg;
   dm_engine *e = op->e;
-  /* FIFO: the WAL completes in append order */
-  if (e->wr_head == op) {
-    e->wr_head = op->next;
-    if (e->wr_head == NULL) e->wr_tail = NULL;
-  } else {
-    write_op **pp = &e->wr_head;
-    while (*pp != op) pp = &(*pp)->next;
-    *pp = op->next;
-    if (e->wr_tail == op) {
-      e->wr_tail = e->wr_head;
-      while (e->wr_tail && e->wr_tail->next) e->wr_tail = e->wr_tail->next;
-    }
-  }
+  /* the WAL completes appends in the order they were queued (wal.h) */
+  assert(e->wr_head == op);
+  e->wr_head = op->next;
+  if (e->wr_head == NULL) e->wr_tail = NULL;
   e->wr_inflight--;
   if (status == 0) {
     const dm_batch *b = op->b;
-    for (size_t i = 0; i < b->n; i++) {
-      if (i > 0 && b->e[i].name_off == b->e[i - 1].name_off) continue;
-      size_t len;
-      const char *s = dm_batch_name(b, i, &len);
-      dm_name_index_add(e->names, s, len);
-    }
-    int applied = 1;
-    status = dm_cache_append(e->cache, b, seg, cache_applied, &applied);
-    if (status == 0) status = applied <= 0 ? applied : DM_EIO;
+    status = apply_batch(e, b, seg);
     if (status == 0) {
       dm_counter_add(e->m_points, b->n);
       dm_counter_add(e->m_batches, 1);

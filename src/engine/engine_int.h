@@ -73,7 +73,6 @@ struct dm_engine {
   int flush_rounds_left;    /* bound for a forced flush under continuous ingest */
   uint64_t flushed_windows; /* in the current round */
   uint32_t flush_attempt;   /* consecutive failures, for backoff */
-  int64_t flush_ok_at;      /* last time a round completed without error */
   uint64_t busy_flush_at;   /* loop ms of the last forced round backpressure asked for */
   waiter *flush_waiters;    /* admin flush callers of the running forced round */
   waiter *flush_next;       /* admin flush callers that arrived during a normal round */
@@ -82,7 +81,6 @@ struct dm_engine {
   uv_timer_t age_timer;
   int age_running;
   waiter *age_waiters, *age_next;
-  int64_t aged_ok_at;     /* last run that finished with nothing pending */
   int64_t oldest_pending_day; /* day of the oldest pending (day, shard) seen, or INT64_MAX */
   uint64_t aged_count;    /* (day, shard) packed by the current run */
   int64_t *blob_days;     /* sorted days having blob objects */

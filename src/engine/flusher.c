@@ -199,7 +199,6 @@ static void finish_round(dm_engine *e, int status) {
     uint64_t below = dm_engine_durable_below(e);
     dm_wal_retire(e->wal, below);
     e->flush_attempt = 0;
-    e->flush_ok_at = dm_now();
     if (e->flushed_windows > 0) {
       dm_histogram_observe(e->m_flush_seconds, secs);
       dm_log_debug("flush_done", "windows=%llu forced=%d ms=%.1f",
