@@ -5,7 +5,7 @@ JOBS     ?= $(shell nproc)
 DATA_DIR ?= ./data
 ARGS     ?=
 
-.PHONY: all deps build run test test-unit test-sanitize bench fuzz clean
+.PHONY: all deps build run test test-unit test-sanitize test-build-types bench fuzz clean
 
 all: build
 
@@ -30,6 +30,16 @@ test-sanitize: deps
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j $(JOBS)
+
+# Every other build type a user may pick (-O3 and -Os find warnings -O2 does not): each is
+# built with -Werror, and the unit tests run in Release.
+test-build-types: deps
+	@set -e; for t in Release MinSizeRel Debug; do \
+	  echo "build type $$t"; \
+	  cmake -S . -B build-$$t -DCMAKE_BUILD_TYPE=$$t >/dev/null; \
+	  cmake --build build-$$t -j $(JOBS); \
+	done
+	cd build-Release && ctest --output-on-failure -j $(JOBS) -L unit
 
 bench:
 	@scripts/deps.sh --bench
@@ -77,4 +87,4 @@ fuzz:
 	echo "fuzz: all targets ran $(FUZZ_SECONDS)s without a finding"
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-Release build-MinSizeRel build-Debug

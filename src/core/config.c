@@ -328,9 +328,9 @@ int dm_cfg_key_set(dm_config *c, const cfg_key *k, const char *value, char *why,
       *(int *)field = idx;
       return 0;
     }
-    size_t n;
+    size_t n = 0;
     const char *w = word_at(k->choices, idx, &n);
-    if (n >= k->size) return DM_EINVAL; /* a table bug: the field is too small */
+    if (w == NULL || n >= k->size) return DM_EINVAL; /* a table bug */
     memcpy(field, w, n);
     memset(field + n, 0, k->size - n);
     return 0;

@@ -177,7 +177,7 @@ static int match_key(void *arg, const char *key, size_t klen, int scopes) {
 int dm_config_key_scopes(const dm_config *c, const char *key) {
   if (key == NULL || key[0] == '\0') return 0;
   struct lookup l = {key, strlen(key), 0};
-  char why[8];
+  char why[256]; /* the message is not used; sized so that it is never truncated */
   if (walk_keys(c->auth_keys, match_key, &l, why, sizeof why) < 0) return 0;
   return l.scopes;
 }
