@@ -29,6 +29,7 @@ typedef struct dm_config {
   char data_dir[DM_CONFIG_STR]; /* "./data" */
   char log_level[16];           /* debug|info|warn|error */
   int64_t shutdown_timeout_ms;  /* in-flight requests get this long on SIGTERM */
+  char node_id[128];            /* "" = "<hostname>-<pid>" (dm_config_node_id) */
   /* [graphite] */
   char graphite[DM_CONFIG_STR]; /* [graphite] listen: "127.0.0.1:2003"; "" disables ("off"
                                    is stored as "") */
@@ -52,8 +53,13 @@ typedef struct dm_config {
   int64_t wal_segment_bytes; /* 64 MiB */
   int64_t wal_max_bytes;    /* above this the flusher checkpoints open windows too; 1 GiB */
   /* [cache] */
-  char cache_engine[32];    /* memory */
+  char cache_engine[32];    /* memory|redis */
   int64_t cache_max_bytes;  /* 503 + Retry-After above this; 2 GiB */
+  char cache_redis[DM_CONFIG_STR]; /* seed nodes "host:port[,host:port...]" */
+  char cache_redis_password[128];
+  int64_t cache_redis_timeout_ms; /* connect and per-command timeout; 2000 */
+  int64_t cache_shards;     /* redis: dirty sets, each flushed under its own lease; 16 */
+  int64_t cache_lease_ms;   /* redis: flush and ager lease period; 30000 */
   /* [flusher] */
   int64_t flush_grace;       /* seconds after window end before it is flushed; 60 */
   int64_t flush_interval_ms; /* tick; 1000 */
@@ -62,6 +68,9 @@ typedef struct dm_config {
   char table_engine[32];    /* lmdb */
   int64_t table_keep;       /* seconds; days older are aged into blobs (default 14d) */
   int64_t table_map_bytes;  /* LMDB map size; 64 GiB */
+  char table_endpoint[DM_CONFIG_STR]; /* dynamodb: "" = https://dynamodb.<region>.amazonaws.com */
+  char table_region[64];    /* us-east-1 */
+  char table_name[256];     /* diamond */
   /* [ager] */
   int64_t ager_interval;    /* seconds between automatic runs; 1h */
   int64_t ager_shards;      /* blob objects per day; 16 */
@@ -70,6 +79,26 @@ typedef struct dm_config {
   char blob_engine[32];     /* dir */
   int64_t blob_keep;        /* seconds; older blobs are deleted and older points refused */
   int64_t blob_index_cache; /* blob indexes kept in memory (LRU entries); 256 */
+  char blob_endpoint[DM_CONFIG_STR]; /* s3: "" = https://<bucket>.s3.<region>.amazonaws.com;
+                                        else path-style <endpoint>/<bucket>/<key> */
+  char blob_region[64];     /* us-east-1 */
+  char blob_bucket[64];     /* diamond */
+  char blob_prefix[128];    /* "dm/": object keys are <prefix>v1/<day>/<shard>.dmb */
+  /* [remote] the HTTP client of the DynamoDB and S3 engines */
+  int64_t remote_timeout_ms;         /* one request, connect to last byte; 10000 */
+  int64_t remote_connect_timeout_ms; /* 3000 */
+  int64_t remote_max_inflight;       /* requests in flight per backend; 32 */
+  int64_t remote_max_queue;          /* requests waiting for a slot per backend; 4096 */
+  int64_t remote_max_attempts;       /* tries of one request before it fails; 6 */
+  int64_t remote_retry_base_ms;      /* backoff base; 50 */
+  int64_t remote_retry_cap_ms;       /* backoff ceiling; 5000 */
+  /* [cost] on-demand list prices in USD, decimal strings (dm_config_price) */
+  char cost_dynamodb_write_million[32]; /* per million write request units; 0.625 */
+  char cost_dynamodb_read_million[32];  /* per million read request units; 0.125 */
+  char cost_s3_put_thousand[32];        /* per 1000 PUT/LIST requests; 0.005 */
+  char cost_s3_get_thousand[32];        /* per 1000 GET requests; 0.0004 */
+  /* [canary] */
+  int canary_enabled;       /* write diamond.canary.<node_id> every step; yes */
   /* [auth] */
   char auth_keys[1024];     /* "key=read+write,key2=read" */
   int auth_open;            /* allow a non-loopback listener without keys */
@@ -129,5 +158,10 @@ int dm_host_is_loopback(const char *host);
 int dm_config_key_scopes(const dm_config *c, const char *key);
 /* 1 if [auth] keys lists at least one key (then every request needs one). */
 int dm_config_has_keys(const dm_config *c);
+
+/* server.node_id, or "<hostname>-<pid>" when it is empty. */
+void dm_config_node_id(const dm_config *c, char *out, size_t len);
+/* One of the [cost] prices as a number (validated to be a decimal >= 0). */
+double dm_config_price(const char *value);
 
 #endif

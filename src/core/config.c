@@ -49,11 +49,20 @@ static const struct {
     {"limits", "Limits on requests and reads; going over one is a clear 4xx error."},
     {"wal", "Write-ahead log under <data_dir>/wal: a write is acknowledged only once its "
             "batch is in the WAL."},
-    {"cache", "Hot tier: open windows in memory, durable through the WAL."},
+    {"cache", "Hot tier: the windows not yet in the table. memory: in this process, durable "
+              "through the WAL; redis: in Redis or Redis Cluster, shared by every node."},
     {"flusher", "Moves closed windows from the cache into the table."},
-    {"table", "Warm tier: one item per (series, window)."},
+    {"table", "Warm tier: one item per (series, window). lmdb: <data_dir>/table; dynamodb: a "
+              "DynamoDB table (AWS, LocalStack, dynalite), credentials from AWS_ACCESS_KEY_ID, "
+              "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN."},
     {"ager", "Packs days older than table.keep from the table into blob files."},
-    {"blob", "Cold tier: one file per (day, shard) under <data_dir>/blobs."},
+    {"blob", "Cold tier: one object per (day, shard). dir: files under <data_dir>/blobs; s3: "
+             "an S3 bucket (AWS, LocalStack, MinIO, s3rver), credentials as for the table."},
+    {"remote", "The HTTP client of the dynamodb and s3 engines: timeouts, concurrency, retries "
+               "(capped exponential backoff with full jitter)."},
+    {"cost", "On-demand list prices in USD for the estimated cost on /metrics (defaults: "
+             "us-east-1)."},
+    {"canary", "A series every node writes and reads back through the tiers."},
     {"auth", "API keys, sent by clients in the X-Api-Key header."},
 };
 
@@ -67,6 +76,9 @@ const cfg_key dm_cfg_keys[] = {
              "Lowest level of the logfmt lines written to stderr."),
     NUM("server", "shutdown_timeout_ms", KT_DURATION_MS, shutdown_timeout_ms, "10000", 0,
         3600 * 1000, "On SIGTERM, in-flight requests get this long to finish."),
+    STR("server", "node_id", node_id, "", dm_cfg_check_node_id, 0,
+        "This node's name in flush leases and its canary series; [A-Za-z0-9_-], empty: "
+        "<hostname>-<pid>."),
 
     STR("graphite", "listen", graphite, "127.0.0.1:2003", dm_cfg_check_listen_or_off, 0,
         "TCP listen address for Graphite plaintext; empty or off disables it."),
@@ -113,10 +125,25 @@ const cfg_key dm_cfg_keys[] = {
         "Above this much WAL the flusher also writes windows that are still open, so old "
         "segments can be deleted."),
 
-    ENUM_STR("cache", "engine", cache_engine, "memory", "memory", "redis",
-             "Cache implementation."),
+    ENUM_STR("cache", "engine", cache_engine, "memory", "memory|redis", NULL,
+             "Cache implementation: memory (+ the WAL) or redis (no WAL: Redis's own "
+             "persistence, appendonly, makes an acknowledged write durable)."),
     NUM("cache", "max_bytes", KT_SIZE, cache_max_bytes, "2g", MIB, TIB,
-        "Above this much cached data writes get 503 with Retry-After."),
+        "Above this much cached data writes get 503 with Retry-After (redis: the data "
+        "memory Redis reports, summed over the cluster)."),
+    STR("cache", "redis", cache_redis, "", dm_cfg_check_seeds, 0,
+        "redis: seed nodes host:port[,host:port...]; a cluster is detected with CLUSTER "
+        "INFO and its slot map read from any seed."),
+    STR("cache", "redis_password", cache_redis_password, "", NULL, 1,
+        "redis: AUTH password (empty: none)."),
+    NUM("cache", "redis_timeout_ms", KT_DURATION_MS, cache_redis_timeout_ms, "2000", 10,
+        600 * 1000, "redis: connect timeout, and how long a command may wait for its reply "
+        "before the write fails with 503."),
+    NUM("cache", "shards", KT_INT, cache_shards, "16", 1, 4096,
+        "redis: dirty-window sets; each is flushed by one node at a time under a lease."),
+    NUM("cache", "lease_ms", KT_DURATION_MS, cache_lease_ms, "30000", 1000, 3600 * 1000,
+        "redis: flush and ager leases last this long unless renewed; a dead node's shards "
+        "are taken over within it."),
 
     NUM("flusher", "grace", KT_DURATION, flush_grace, "60s", 0, DAY,
         "A window is flushed this long after its end, so late points still join it."),
@@ -125,12 +152,19 @@ const cfg_key dm_cfg_keys[] = {
     NUM("flusher", "max_windows", KT_INT, flush_max_windows, "20000", 1, 10000000,
         "Most windows written in one flush round."),
 
-    ENUM_STR("table", "engine", table_engine, "lmdb", "lmdb", "dynamodb",
-             "Table implementation (LMDB file <data_dir>/table.mdb)."),
+    ENUM_STR("table", "engine", table_engine, "lmdb", "lmdb|dynamodb", NULL,
+             "Table implementation: lmdb (files under <data_dir>/table) or dynamodb."),
     NUM("table", "keep", KT_DURATION, table_keep, "14d", 1, 3650 * DAY,
         "Days older than this are packed into blobs by the ager, then leave the table."),
     NUM("table", "map_bytes", KT_SIZE, table_map_bytes, "64g", MIB, 16 * TIB,
         "LMDB map size: the most the table file may grow to (address space, not memory)."),
+    STR("table", "endpoint", table_endpoint, "", dm_cfg_check_url_or_empty, 0,
+        "dynamodb: service URL, e.g. http://127.0.0.1:4566 (LocalStack) or "
+        "http://127.0.0.1:8000 (dynalite); empty: https://dynamodb.<region>.amazonaws.com."),
+    STR("table", "region", table_region, "us-east-1", dm_cfg_check_region, 0,
+        "dynamodb: region, used for signing and the AWS endpoint."),
+    STR("table", "name", table_name, "diamond", dm_cfg_check_table_name, 0,
+        "dynamodb: table name (created by diamondd --create-storage)."),
 
     NUM("ager", "interval", KT_DURATION, ager_interval, "1h", 1, 7 * DAY,
         "Time between automatic ager runs (POST /admin/age runs it at once)."),
@@ -140,13 +174,52 @@ const cfg_key dm_cfg_keys[] = {
         "Table items live this long beyond table.keep, so data never expires before it "
         "is in a blob."),
 
-    ENUM_STR("blob", "engine", blob_engine, "dir", "dir", "s3",
-             "Blob store implementation (files under <data_dir>/blobs)."),
+    ENUM_STR("blob", "engine", blob_engine, "dir", "dir|s3", NULL,
+             "Blob store implementation: dir (files under <data_dir>/blobs) or s3."),
     NUM("blob", "keep", KT_DURATION, blob_keep, "460d", DAY, 36500 * DAY,
         "Blobs older than this are deleted, and points older than this are refused. Must "
         "be longer than table.keep."),
     NUM("blob", "index_cache", KT_INT, blob_index_cache, "256", 1, 1000000,
         "Blob file indexes kept in memory (LRU)."),
+    STR("blob", "endpoint", blob_endpoint, "", dm_cfg_check_url_or_empty, 0,
+        "s3: service URL, e.g. http://127.0.0.1:4566 (LocalStack, MinIO, s3rver), addressed "
+        "path-style (<endpoint>/<bucket>/<key>); empty: AWS, virtual-hosted style."),
+    STR("blob", "region", blob_region, "us-east-1", dm_cfg_check_region, 0,
+        "s3: region, used for signing and the AWS endpoint."),
+    STR("blob", "bucket", blob_bucket, "diamond", dm_cfg_check_bucket, 0,
+        "s3: bucket (created by diamondd --create-storage)."),
+    STR("blob", "prefix", blob_prefix, "dm/", dm_cfg_check_prefix, 0,
+        "s3: prefix of every object key: <prefix>v1/<YYYY-MM-DD>/<shard>.dmb."),
+
+    NUM("remote", "timeout_ms", KT_DURATION_MS, remote_timeout_ms, "10000", 100, 600 * 1000,
+        "One request, connect to last byte; a request that takes longer is retried."),
+    NUM("remote", "connect_timeout_ms", KT_DURATION_MS, remote_connect_timeout_ms, "3000", 50,
+        600 * 1000, "TCP + TLS connect."),
+    NUM("remote", "max_inflight", KT_INT, remote_max_inflight, "32", 1, 4096,
+        "Requests in flight per backend (table, blob); more wait in a queue."),
+    NUM("remote", "max_queue", KT_INT, remote_max_queue, "4096", 1, 1000000,
+        "Requests waiting for a slot per backend; beyond it a call fails at once (the "
+        "flusher backs off, ingest sees backpressure)."),
+    NUM("remote", "max_attempts", KT_INT, remote_max_attempts, "6", 1, 100,
+        "Tries of one request on throttling, 5xx, timeouts and connection errors before it "
+        "fails (the flusher and ager then retry later)."),
+    NUM("remote", "retry_base_ms", KT_DURATION_MS, remote_retry_base_ms, "50", 1, 60000,
+        "Backoff before retry n: random(0, min(retry_cap_ms, retry_base_ms * 2^n))."),
+    NUM("remote", "retry_cap_ms", KT_DURATION_MS, remote_retry_cap_ms, "5000", 1, 600000,
+        "Backoff ceiling."),
+
+    STR("cost", "dynamodb_write_million", cost_dynamodb_write_million, "0.625",
+        dm_cfg_check_price, 0, "USD per million DynamoDB write request units (on-demand)."),
+    STR("cost", "dynamodb_read_million", cost_dynamodb_read_million, "0.125",
+        dm_cfg_check_price, 0, "USD per million DynamoDB read request units (on-demand)."),
+    STR("cost", "s3_put_thousand", cost_s3_put_thousand, "0.005", dm_cfg_check_price, 0,
+        "USD per 1000 S3 PUT and LIST requests (DELETE is free)."),
+    STR("cost", "s3_get_thousand", cost_s3_get_thousand, "0.0004", dm_cfg_check_price, 0,
+        "USD per 1000 S3 GET requests."),
+
+    BOOL("canary", "enabled", canary_enabled, "yes",
+         "Write diamond.canary.<node_id> every step and read it back through the tiers; the "
+         "end-to-end delay is on /metrics and a stalled canary degrades /readyz."),
 
     STR("auth", "keys", auth_keys, "", dm_cfg_check_auth_keys, 1,
         "API keys and their scopes: key=scope[+scope],... with scopes read and write, "

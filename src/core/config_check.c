@@ -231,5 +231,5 @@ int dm_config_validate(const dm_config *c, char *err, size_t errlen) {
              "[auth] open = yes to let anyone read and write", c->http);
     return DM_EINVAL;
   }
-  return 0;
+  return dm_cfg_validate_remote(c, err, errlen);
 }

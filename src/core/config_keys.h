@@ -56,5 +56,16 @@ void dm_cfg_env_name(const cfg_key *k, char *out, size_t outlen);
 int dm_cfg_check_listen(const char *value, char *why, size_t whylen);
 int dm_cfg_check_listen_or_off(const char *value, char *why, size_t whylen);
 int dm_cfg_check_auth_keys(const char *value, char *why, size_t whylen);
+/* config_remote.c */
+int dm_cfg_check_node_id(const char *value, char *why, size_t whylen);
+int dm_cfg_check_seeds(const char *value, char *why, size_t whylen);
+int dm_cfg_check_url_or_empty(const char *value, char *why, size_t whylen);
+int dm_cfg_check_region(const char *value, char *why, size_t whylen);
+int dm_cfg_check_table_name(const char *value, char *why, size_t whylen);
+int dm_cfg_check_bucket(const char *value, char *why, size_t whylen);
+int dm_cfg_check_prefix(const char *value, char *why, size_t whylen);
+int dm_cfg_check_price(const char *value, char *why, size_t whylen);
+/* Cross-key rules of the remote engines (dm_config_validate calls it). */
+int dm_cfg_validate_remote(const dm_config *c, char *err, size_t errlen);
 
 #endif

@@ -166,8 +166,8 @@ static void test_load_file_errors(void **state) {
       {"[storage]\nstep = 0\n", "2: [storage] step: must be between 1s and 1d"},
       {"[limits]\nmax_points = lots\n",
        "2: [limits] max_points: \"lots\" is not an integer"},
-      {"[cache]\nengine = redis\n",
-       "2: [cache] engine: \"redis\" is not built yet; must be one of memory"},
+      {"[cache]\nengine = memcached\n",
+       "2: [cache] engine: must be one of memory|redis"},
       /* the first error by line wins, whoever finds it */
       {"[wal]\nfsync\nfsink = 1\n",
        "2: syntax error: expected [section], key = value or a comment"},

@@ -166,11 +166,39 @@ static const struct value_case {
     {"server", "log_level", "trace", 0, NULL,
      "[server] log_level: must be one of debug|info|warn|error"},
     {"cache", "engine", "memory", 0, "memory", NULL},
-    {"cache", "engine", "foo", 0, NULL,
-     "[cache] engine: must be one of memory (redis: not built yet)"},
-    {"table", "engine", "dynamodb", 0, NULL,
-     "[table] engine: \"dynamodb\" is not built yet; must be one of lmdb"},
-    {"blob", "engine", "S3", 0, NULL, "[blob] engine: \"S3\" is not built yet; must be one of dir"},
+    {"cache", "engine", "foo", 0, NULL, "[cache] engine: must be one of memory|redis"},
+    {"cache", "engine", "Redis", 0, "redis", NULL},
+    {"table", "engine", "dynamodb", 0, "dynamodb", NULL},
+    {"table", "engine", "cassandra", 0, NULL, "[table] engine: must be one of lmdb|dynamodb"},
+    {"blob", "engine", "S3", 0, "s3", NULL},
+    /* remote engines */
+    {"cache", "redis", "127.0.0.1:6379, redis:6380,[::1]:7000", 0,
+     "127.0.0.1:6379, redis:6380,[::1]:7000", NULL},
+    {"cache", "redis", "127.0.0.1", 0, NULL,
+     "[cache] redis: seed 1 (\"127.0.0.1\"): expected host:port, e.g. 127.0.0.1:6379 or "
+     "redis:6379"},
+    {"cache", "redis", "a:1,b:99999", 0, NULL,
+     "[cache] redis: seed 2 (\"b:99999\"): expected host:port, e.g. 127.0.0.1:6379 or "
+     "redis:6379"},
+    {"table", "endpoint", "http://localstack:4566", 0, "http://localstack:4566", NULL},
+    {"table", "endpoint", "ftp://x", 0, NULL,
+     "[table] endpoint: expected http://host[:port] or https://host[:port], e.g. "
+     "http://127.0.0.1:4566"},
+    {"blob", "endpoint", "http://127.0.0.1:9000/x", 0, NULL,
+     "[blob] endpoint: must not have a path (got \"/x\")"},
+    {"table", "name", "ab", 0, NULL,
+     "[table] name: a DynamoDB table name is 3-255 of [A-Za-z0-9_.-]"},
+    {"blob", "bucket", "My_Bucket", 0, NULL,
+     "[blob] bucket: an S3 bucket name is 3-63 of [a-z0-9.-], starting and ending with a "
+     "letter or digit"},
+    {"blob", "prefix", "/dm", 0, NULL,
+     "[blob] prefix: must be [A-Za-z0-9/_.-], not start with '/' nor hold \"//\" (e.g. dm/)"},
+    {"blob", "prefix", "", 0, "", NULL},
+    {"server", "node_id", "node a", 0, NULL,
+     "[server] node_id: must be letters, digits, '_' and '-' (it is part of a series name)"},
+    {"cost", "s3_get_thousand", "-1", 0, NULL,
+     "[cost] s3_get_thousand: expected a decimal number of USD >= 0, e.g. 0.625"},
+    {"cost", "s3_get_thousand", "0.0004", 0, "0.0004", NULL},
     /* strings and addresses */
     {"server", "data_dir", "/var/lib/diamond data", 0, "/var/lib/diamond data", NULL},
     {"server", "data_dir", "a\tb", 0, NULL,
@@ -430,7 +458,13 @@ static void test_validate(void **state) {
                      "key 1-128 bytes without spaces , = + ;)");
   dm_config_defaults(&c);
   snprintf(c.cache_engine, sizeof c.cache_engine, "redis");
-  expect_invalid(&c, "[cache] engine: \"redis\" is not built yet; must be one of memory");
+  expect_invalid(&c, "[cache] redis: must name at least one host:port when [cache] engine = "
+                     "redis");
+  snprintf(c.cache_redis, sizeof c.cache_redis, "127.0.0.1:6379");
+  expect_valid(&c);
+  c.remote_retry_base_ms = 100;
+  c.remote_retry_cap_ms = 10;
+  expect_invalid(&c, "[remote] retry_cap_ms: must not be below [remote] retry_base_ms");
   dm_config_defaults(&c);
   memset(c.log_level, 'x', sizeof c.log_level);
   expect_invalid(&c, "[server] log_level: not NUL-terminated");
