@@ -26,7 +26,7 @@ typedef struct dm_blob_stats {
 } dm_blob_stats;
 
 typedef struct dm_blob_ops {
-  int version; /* 1 */
+  int version; /* 2 */
   const char *name;
   /* Stores data under key (the caller keeps data valid until cb). */
   int (*put)(dm_blob *b, const char *key, const uint8_t *data, size_t len, dm_done_cb cb,
@@ -43,6 +43,14 @@ typedef struct dm_blob_ops {
    * at once when none is in flight, else from the last callback. Keep running the loop
    * (uv_run until it returns 0) before uv_loop_close; do not touch b after close. */
   void (*close)(dm_blob *b);
+  /* ---- version 2; each may be NULL ---- */
+  /* Creates what is missing (s3: the bucket); existing storage is fine. */
+  int (*create)(dm_blob *b, dm_done_cb cb, void *arg);
+  /* Reaches the storage once (--check-config): 0, or < 0 with health() saying why
+   * ("bucket diamond does not exist", "access denied", "connection refused"). */
+  int (*probe)(dm_blob *b, dm_done_cb cb, void *arg);
+  /* 1 when the last calls worked; 0 with a reason while they fail. */
+  int (*health)(dm_blob *b, char *why, size_t len);
 } dm_blob_ops;
 
 struct dm_blob {
@@ -69,7 +77,25 @@ static inline int dm_blob_list(dm_blob *b, const char *prefix, dm_names_cb cb, v
 static inline int dm_blob_del(dm_blob *b, const char *k, dm_done_cb cb, void *arg) {
   return b->ops->del(b, k, cb, arg);
 }
+/* S3 (AWS, LocalStack, MinIO, s3rver): objects <cfg->blob_prefix><key> in cfg->blob_bucket.
+ * Returns at once; nothing is sent until the first call. */
+int dm_blob_s3_open(dm_blob **out, uv_loop_t *loop, const dm_config *cfg, char *err,
+                    size_t errlen);
+
 static inline void dm_blob_stats_get(dm_blob *b, dm_blob_stats *o) { b->ops->stats(b, o); }
+static inline int dm_blob_create(dm_blob *b, dm_done_cb cb, void *arg) {
+  if (b->ops->create) return b->ops->create(b, cb, arg);
+  cb(arg, 0);
+  return 0;
+}
+static inline int dm_blob_probe(dm_blob *b, dm_done_cb cb, void *arg) {
+  if (b->ops->probe) return b->ops->probe(b, cb, arg);
+  cb(arg, 0);
+  return 0;
+}
+static inline int dm_blob_health(dm_blob *b, char *why, size_t len) {
+  return b->ops->health ? b->ops->health(b, why, len) : 1;
+}
 static inline void dm_blob_close(dm_blob *b) { b->ops->close(b); }
 
 #endif

@@ -29,6 +29,8 @@ typedef struct dm_window_snap {
   int64_t start; /* window start */
   dm_point *pts;
   size_t n;
+  uint8_t known_new; /* 1: the cache knows no part of this window was ever flushed, so the
+                        table may write it without reading first; 0: unknown (merge) */
   void *ref; /* the cache's own reference; do not touch */
 } dm_window_snap;
 
@@ -44,9 +46,14 @@ typedef struct dm_cache_stats {
                                               not counted), 0 if none */
 } dm_cache_stats;
 
+typedef void (*dm_lease_cb)(void *arg, int status, int held);
+
 typedef struct dm_cache_ops {
-  int version; /* 1 */
+  int version; /* 2 */
   const char *name;
+  /* 1: an append that called back with 0 is durable in the cache itself (redis), so the
+   * engine keeps no WAL; 0: the engine makes it durable with its WAL first (memory). */
+  int durable;
   /* Applies a batch (already in the WAL segment `seg`). The memory cache returns 0 and
    * reports a failure midway (DM_ENOMEM) through cb: the entries before it are applied,
    * which is harmless since replaying the batch is idempotent, but the batch must not be
@@ -67,7 +74,23 @@ typedef struct dm_cache_ops {
   int (*release)(dm_cache *c, dm_window_snap *w, size_t n, int status, dm_done_cb cb,
                  void *arg);
   void (*stats)(dm_cache *c, dm_cache_stats *out);
-  void (*close)(dm_cache *c); /* frees everything, synchronously */
+  /* Refuses new calls (DM_ECLOSED); accepted calls still call back (a remote cache may
+   * fail them with DM_ECLOSED). Frees c at once when nothing is in flight, else after the
+   * last callback: keep running the loop until uv_run returns 0. */
+  void (*close)(dm_cache *c);
+  /* ---- version 2; each may be NULL (the inline wrappers below then do the obvious) ---- */
+  /* Tells the other nodes sharing this cache about series names new to this node; sent
+   * with the next append (same round trip), best effort. */
+  int (*announce)(dm_cache *c, const dm_name_ref *names, size_t n);
+  /* From now on calls fn (on the loop) with names other nodes announced. */
+  int (*watch_names)(dm_cache *c, dm_names_cb fn, void *arg);
+  /* Takes or renews the lease `name` ("ager", ...) for ms milliseconds: held = 1 when this
+   * node holds it now. Without the op every lease is held (one node). */
+  int (*lease)(dm_cache *c, const char *name, int64_t ms, dm_lease_cb cb, void *arg);
+  /* 1 when the cache works; 0 with a reason ("redis 127.0.0.1:6379: connection refused"). */
+  int (*health)(dm_cache *c, char *why, size_t len);
+  /* Reaches the cache once (--check-config): cb status 0, or < 0 with health() saying why. */
+  int (*probe)(dm_cache *c, dm_done_cb cb, void *arg);
 } dm_cache_ops;
 
 struct dm_cache {
@@ -77,6 +100,11 @@ struct dm_cache {
 
 /* Implementations. */
 int dm_cache_memory_open(dm_cache **out, const dm_config *cfg);
+/* Redis or Redis Cluster at cfg->cache_redis (src/cache/redis.c has the key layout and
+ * the lease protocol). Returns at once; the connection is made (and remade) in the
+ * background: until it is up, calls fail through their callbacks and health() says why. */
+int dm_cache_redis_open(dm_cache **out, uv_loop_t *loop, const dm_config *cfg,
+                        const char *node_id, char *err, size_t errlen);
 
 static inline int dm_cache_append(dm_cache *c, const dm_batch *b, uint64_t seg, dm_done_cb cb,
                                   void *arg) {
@@ -100,5 +128,27 @@ static inline int dm_cache_release(dm_cache *c, dm_window_snap *w, size_t n, int
 }
 static inline void dm_cache_stats_get(dm_cache *c, dm_cache_stats *out) { c->ops->stats(c, out); }
 static inline void dm_cache_close(dm_cache *c) { c->ops->close(c); }
+static inline int dm_cache_durable(const dm_cache *c) { return c->ops->durable; }
+static inline int dm_cache_announce(dm_cache *c, const dm_name_ref *names, size_t n) {
+  return c->ops->announce ? c->ops->announce(c, names, n) : 0;
+}
+static inline int dm_cache_watch_names(dm_cache *c, dm_names_cb fn, void *arg) {
+  return c->ops->watch_names ? c->ops->watch_names(c, fn, arg) : 0;
+}
+/* Without a lease op the callback runs inside the call with held = 1. */
+static inline int dm_cache_lease(dm_cache *c, const char *name, int64_t ms, dm_lease_cb cb,
+                                 void *arg) {
+  if (c->ops->lease) return c->ops->lease(c, name, ms, cb, arg);
+  cb(arg, 0, 1);
+  return 0;
+}
+static inline int dm_cache_health(dm_cache *c, char *why, size_t len) {
+  return c->ops->health ? c->ops->health(c, why, len) : 1;
+}
+static inline int dm_cache_probe(dm_cache *c, dm_done_cb cb, void *arg) {
+  if (c->ops->probe) return c->ops->probe(c, cb, arg);
+  cb(arg, 0);
+  return 0;
+}
 
 #endif

@@ -30,6 +30,8 @@ typedef struct dm_item {
   const uint8_t *chunk; /* gorilla.h chunk */
   uint32_t chunk_len;
   uint32_t count;       /* points in the chunk */
+  uint8_t known_new;    /* 1: no item of this (series, start) exists, the table may write
+                           it blind (dynamodb: BatchWriteItem); 0: merge with what is stored */
 } dm_item;
 
 typedef struct dm_dayshard {
@@ -45,10 +47,11 @@ typedef struct dm_table_stats {
   uint64_t reads, read_items;
   uint64_t pending_dayshards; /* flushed but not aged */
   uint64_t size_bytes;        /* on disk, when known */
+  double read_units, write_units; /* capacity consumed (dynamodb), for the cost meter */
 } dm_table_stats;
 
 typedef struct dm_table_ops {
-  int version; /* 1 */
+  int version; /* 2 */
   const char *name;
   /* Upserts items. An item whose (series, start) exists is merged: points of the new chunk
    * win over the stored ones at equal times. Marks each item's (day, shard) pending and
@@ -87,6 +90,16 @@ typedef struct dm_table_ops {
    * callback: keep running the loop (uv_run until it returns 0) before uv_loop_close, and
    * do not touch t after close. */
   void (*close)(dm_table *t);
+  /* ---- version 2; each may be NULL ---- */
+  /* Creates what is missing (dynamodb: the table, pk S hash + sk N range, on-demand, TTL on
+   * `ttl`) and waits until it is usable; existing storage is fine. A warning that is not an
+   * error (TTL unsupported) goes to the log. --create-storage. */
+  int (*create)(dm_table *t, dm_done_cb cb, void *arg);
+  /* Reaches the storage once (--check-config): 0, or < 0 with health() saying why
+   * ("table diamond does not exist", "access denied", "connection refused"). */
+  int (*probe)(dm_table *t, dm_done_cb cb, void *arg);
+  /* 1 when the last calls worked; 0 with a reason while they fail. */
+  int (*health)(dm_table *t, char *why, size_t len);
 } dm_table_ops;
 
 struct dm_table {
@@ -127,7 +140,25 @@ static inline int dm_table_sweep(dm_table *t, int64_t before, dm_done_cb cb, voi
 static inline int dm_table_names(dm_table *t, dm_names_cb cb, void *arg) {
   return t->ops->names(t, cb, arg);
 }
+/* DynamoDB (AWS, LocalStack, dynalite) at cfg->table_endpoint: src/table/dynamodb.c has the
+ * item layout. Returns at once; nothing is sent until the first call. */
+int dm_table_dynamodb_open(dm_table **out, uv_loop_t *loop, const dm_config *cfg,
+                           char *err, size_t errlen);
+
 static inline void dm_table_stats_get(dm_table *t, dm_table_stats *o) { t->ops->stats(t, o); }
+static inline int dm_table_create(dm_table *t, dm_done_cb cb, void *arg) {
+  if (t->ops->create) return t->ops->create(t, cb, arg);
+  cb(arg, 0);
+  return 0;
+}
+static inline int dm_table_probe(dm_table *t, dm_done_cb cb, void *arg) {
+  if (t->ops->probe) return t->ops->probe(t, cb, arg);
+  cb(arg, 0);
+  return 0;
+}
+static inline int dm_table_health(dm_table *t, char *why, size_t len) {
+  return t->ops->health ? t->ops->health(t, why, len) : 1;
+}
 static inline void dm_table_close(dm_table *t) { t->ops->close(t); }
 
 #endif

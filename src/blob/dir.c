@@ -532,7 +532,7 @@ static void dir_close(dm_blob *base) {
 }
 
 static const dm_blob_ops dir_ops = {
-    .version = 1,
+    .version = 2,
     .name = "dir",
     .put = dir_put,
     .get_range = dir_get_range,

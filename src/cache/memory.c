@@ -232,7 +232,7 @@ static int mem_take_ready(dm_cache *c, int64_t close_before, size_t max, dm_snap
     dm_cache_bucket_remove(m, w);
     size_t n = dm_cache_win_copy(&w->pts, m->nslots, w->start, c->step, INT64_MIN, INT64_MAX, pts,
                                  &m->acct);
-    t->snaps[j] = (dm_window_snap){w->s->name, w->s->len, w->start, pts, n, w};
+    t->snaps[j] = (dm_window_snap){w->s->name, w->s->len, w->start, pts, n, 0, w};
     pts += n;
     w->state = W_FLUSHING;
     w->take = t;
@@ -338,8 +338,9 @@ static void mem_close(dm_cache *c) {
 }
 
 static const dm_cache_ops memory_ops = {
-    .version = 1,
+    .version = 2,
     .name = "memory",
+    .durable = 0,
     .append = mem_append,
     .read = mem_read,
     .latest = mem_latest,

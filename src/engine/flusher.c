@@ -114,7 +114,7 @@ static void encode_work(uv_work_t *w) {
       return;
     }
     fb->items[i] = (dm_item){s->series, s->series_len, s->start, fb->buf + off,
-                             (uint32_t)len, (uint32_t)s->n};
+                             (uint32_t)len, (uint32_t)s->n, s->known_new};
     off += (size_t)len;
   }
 }

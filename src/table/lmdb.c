@@ -376,7 +376,7 @@ static void lmdb_close(dm_table *base) {
 }
 
 static const dm_table_ops lmdb_ops = {
-    .version = 1,
+    .version = 2,
     .name = "lmdb",
     .put = lmdb_put,
     .query = lmdb_query,

@@ -210,8 +210,14 @@ static void fake_stats(dm_blob *b, dm_blob_stats *out) {
 }
 static void fake_close(dm_blob *b) { (void)b; }
 
-static const dm_blob_ops fake_ops = {1, "fake", fake_put, fake_get_range, fake_list, fake_del,
-                                     fake_stats, fake_close};
+static const dm_blob_ops fake_ops = {.version = 2,
+                                     .name = "fake",
+                                     .put = fake_put,
+                                     .get_range = fake_get_range,
+                                     .list = fake_list,
+                                     .del = fake_del,
+                                     .stats = fake_stats,
+                                     .close = fake_close};
 
 typedef struct series_def {
   const char *name;
