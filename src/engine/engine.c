@@ -53,17 +53,6 @@ void dm_waiters_fire(waiter **list, int status) {
   }
 }
 
-uint64_t dm_backoff_ceil_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms) {
-  uint64_t ceil = base_ms;
-  for (uint32_t i = 0; i < attempt && ceil < cap_ms; i++) ceil *= 2;
-  return ceil > cap_ms ? cap_ms : ceil;
-}
-
-uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms) {
-  uint64_t ceil = dm_backoff_ceil_ms(attempt, base_ms, cap_ms);
-  return ceil ? (uint64_t)random() % (ceil + 1) : 0;
-}
-
 void dm_engine_wait(dm_engine *e, const int *done) {
   while (!*done) uv_run(e->loop, UV_RUN_ONCE);
 }

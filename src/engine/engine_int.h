@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "diamond/backoff.h"
 #include "diamond/blob.h"
 #include "diamond/cache.h"
 #include "diamond/config.h"
@@ -114,10 +115,6 @@ void dm_engine_timer_closed(uv_handle_t *h);
 int dm_waiter_push(waiter **list, dm_done_cb cb, void *arg);
 void dm_waiters_fire(waiter **list, int status);
 
-/* Capped exponential backoff with full jitter: rand(0, min(cap, base * 2^attempt)). */
-uint64_t dm_backoff_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
-/* Its ceiling, min(cap, base * 2^attempt). */
-uint64_t dm_backoff_ceil_ms(uint32_t attempt, uint64_t base_ms, uint64_t cap_ms);
 #define DM_FLUSH_BACKOFF_BASE_MS 100
 #define DM_FLUSH_BACKOFF_CAP_MS 30000
 

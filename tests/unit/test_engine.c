@@ -114,32 +114,12 @@ static void backpressure_when_cache_full(void **state) {
   dm_batch_free(&b);
 }
 
-static void backoff_policy(void **state) {
-  (void)state;
-  srandom(1);
-  for (uint32_t attempt = 0; attempt < 40; attempt++) {
-    uint64_t ceil = 100;
-    for (uint32_t i = 0; i < attempt && ceil < 30000; i++) ceil *= 2;
-    if (ceil > 30000) ceil = 30000;
-    assert_int_equal(dm_backoff_ceil_ms(attempt, 100, 30000), ceil);
-    uint64_t max_seen = 0;
-    for (int i = 0; i < 2000; i++) {
-      uint64_t d = dm_backoff_ms(attempt, 100, 30000);
-      assert_true(d <= ceil);
-      if (d > max_seen) max_seen = d;
-    }
-    assert_true(max_seen > ceil / 2); /* full jitter spreads over [0, ceil] */
-  }
-  assert_int_equal(dm_backoff_ms(5, 0, 1000), 0);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(three_tiers_and_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(latest_and_names, setup, teardown),
       cmocka_unit_test_setup_teardown(names_survive_restart, setup, teardown),
       cmocka_unit_test_setup_teardown(backpressure_when_cache_full, setup, teardown),
-      cmocka_unit_test(backoff_policy),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
