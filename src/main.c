@@ -102,7 +102,13 @@ int main(int argc, char **argv) {
   case DM_ACTION_HELP: dm_config_usage(stdout); return 0;
   case DM_ACTION_VERSION: printf("diamondd %s\n", DM_VERSION); return 0;
   case DM_ACTION_DOC: dm_config_print_doc(stdout); return 0;
-  case DM_ACTION_CHECK: dm_config_print(&s.cfg, stdout); return 0;
+  case DM_ACTION_CHECK:
+    dm_config_print(&s.cfg, stdout);
+    fflush(stdout);
+    fputs("# reaching the tiers\n", stderr);
+    return dm_engine_storage(uv_default_loop(), &s.cfg, 0, stderr) == 0 ? 0 : 1;
+  case DM_ACTION_CREATE:
+    return dm_engine_storage(uv_default_loop(), &s.cfg, 1, stdout) == 0 ? 0 : 1;
   default: break;
   }
   s.config_path = config_path(argc, argv);

@@ -132,11 +132,12 @@ enum {
   DM_ACTION_HELP,      /* --help / -h: print dm_config_usage(), exit 0 */
   DM_ACTION_VERSION,   /* --version: print the version, exit 0 */
   DM_ACTION_DOC,       /* --print-doc: print dm_config_print_doc() (conf/diamond.ini) */
+  DM_ACTION_CREATE,    /* --create-storage: create the remote table and bucket, exit */
 };
 
 /* Defaults, then --config FILE (if given), then the environment, then the flags in order:
  * --data-dir DIR, --http ADDR, --graphite ADDR ("off" disables), --set section.key=value
- * (repeatable), --check-config, --print-doc, --help, --version. "--flag=value" and
+ * (repeatable), --check-config, --create-storage, --print-doc, --help, --version. "--flag=value" and
  * "--flag value" both work. Then validates (not for help/version/doc, which return at
  * once without reading the file). *action gets a DM_ACTION_*. */
 int dm_config_from_args(dm_config *c, int argc, char **argv, int *action, char *err,

@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "diamond/config.h"
@@ -50,6 +51,12 @@ void dm_engine_last_counts(const dm_engine *e, uint64_t *flushed, uint64_t *aged
 /* 1 if ready to serve; else 0 and a reason. */
 int dm_engine_ready(dm_engine *e, char *why, size_t len);
 const dm_config *dm_engine_config(const dm_engine *e);
+
+/* --check-config (create = 0) and --create-storage (create = 1): opens each configured tier
+ * on its own, creates what is missing when asked, reaches it once, and writes one line per
+ * tier to out ("table dynamodb FAILED: table diamond does not exist ..."). Runs the loop
+ * until done (not while serving). 0 when every tier is fine, else DM_EIO. */
+int dm_engine_storage(uv_loop_t *loop, const dm_config *cfg, int create, FILE *out);
 
 /* Stops timers, waits for in-flight flushes, syncs and closes the WAL, closes the tiers.
  * Blocks briefly (shutdown only); does not flush the cache (the WAL has it). */

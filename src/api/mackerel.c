@@ -27,10 +27,14 @@ typedef struct post_ctx {
 } post_ctx;
 
 static void respond_engine_error(dm_api *a, dm_http_req *r, int rc) {
-  if (rc == DM_EBUSY) {
-    char h[64];
+  if (rc == DM_EBUSY || rc == DM_EAGAIN) {
+    char h[64], why[512];
     snprintf(h, sizeof h, "Retry-After: %d\r\n", dm_engine_retry_after(a->e));
-    dm_http_respond_error_h(r, 503, h, "server busy (backpressure): retry later");
+    if (!dm_engine_ready(a->e, why, sizeof why))
+      dm_http_respond_error_h(r, 503, h, "server busy: %s; nothing was stored, retry later",
+                              why);
+    else
+      dm_http_respond_error_h(r, 503, h, "server busy (backpressure): retry later");
   } else if (rc == DM_ECLOSED) {
     dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "server shutting down");
   } else if (rc == DM_EIO) {

@@ -175,7 +175,8 @@ int dm_config_load_env(dm_config *c, char **envp, char *err, size_t errlen) {
 
 /* ---- command line ----------------------------------------------------------------- */
 
-enum { O_CONFIG, O_DATA_DIR, O_HTTP, O_GRAPHITE, O_SET, O_CHECK, O_DOC, O_HELP, O_VERSION };
+enum { O_CONFIG, O_DATA_DIR, O_HTTP, O_GRAPHITE, O_SET, O_CHECK, O_CREATE, O_DOC, O_HELP,
+       O_VERSION };
 
 static const struct opt {
   const char *name;
@@ -184,6 +185,7 @@ static const struct opt {
     {"config", 1, O_CONFIG},      {"data-dir", 1, O_DATA_DIR}, {"http", 1, O_HTTP},
     {"graphite", 1, O_GRAPHITE},  {"set", 1, O_SET},           {"check-config", 0, O_CHECK},
     {"print-doc", 0, O_DOC},      {"help", 0, O_HELP},         {"version", 0, O_VERSION},
+    {"create-storage", 0, O_CREATE},
 };
 
 /* Reads the option at argv[*i] (and its value, inline or the next argument). */
@@ -282,6 +284,7 @@ int dm_config_from_args(dm_config *c, int argc, char **argv, int *action, char *
       break;
     case O_SET: rc = apply_set(c, value, err, errlen); break;
     case O_CHECK: *action = DM_ACTION_CHECK; break;
+    case O_CREATE: *action = DM_ACTION_CREATE; break;
     default: break;
     }
     if (rc < 0) return rc;
@@ -293,7 +296,8 @@ void dm_config_usage(FILE *out) {
   fputs("usage: diamondd [options]\n"
         "\n"
         "A time-series database server: Mackerel and Graphite APIs over HTTP, Graphite\n"
-        "plaintext over TCP, data in memory + WAL, then LMDB, then blob files.\n"
+        "plaintext over TCP. Hot tier: memory + WAL or Redis; warm: LMDB or DynamoDB;\n"
+        "cold: blob files or S3.\n"
         "\n"
         "options (--flag value and --flag=value both work):\n"
         "  --config FILE          load an INI file (see conf/diamond.ini)\n"
@@ -301,7 +305,10 @@ void dm_config_usage(FILE *out) {
         "  --http ADDR            [server] http listen address (default 127.0.0.1:8080)\n"
         "  --graphite ADDR        [graphite] listen address, or off (default 127.0.0.1:2003)\n"
         "  --set SECTION.KEY=VAL  set any key, e.g. --set wal.fsync=interval (repeatable)\n"
-        "  --check-config         validate, print the effective configuration and exit\n"
+        "  --check-config         validate, print the effective configuration, reach every\n"
+        "                         configured tier, say which one failed and why; exit 0 or 1\n"
+        "  --create-storage       create what is missing (DynamoDB table with TTL, S3 bucket)\n"
+        "                         and exit 0, or 1 naming the tier that failed\n"
         "  --print-doc            print every key with its help and default (an INI file)\n"
         "  --help, -h             this text\n"
         "  --version              print the version and exit\n"

@@ -45,6 +45,7 @@ typedef struct age_run {
   uint64_t t0;
   int status;
   int64_t cut_day;
+  int skip; /* another node holds the ager lease: no pack, no sweep */
 } age_run;
 
 typedef struct pack {
@@ -437,12 +438,8 @@ static void names_got(void *arg, int status, const dm_name_ref *names, size_t n)
   if (rc < 0) pack_done(p, rc);
 }
 
-static void pack_next(age_run *r) {
+static void pack_start(age_run *r) {
   dm_engine *e = r->e;
-  if (r->i >= r->n || e->closing) {
-    run_finish(r);
-    return;
-  }
   pack *p = calloc(1, sizeof *p);
   if (p == NULL) {
     r->status = DM_ENOMEM;
@@ -454,6 +451,29 @@ static void pack_next(age_run *r) {
   dm_blob_key(p->key, sizeof p->key, p->ds.day, p->ds.shard);
   int rc = dm_table_scan_day(e->table, p->ds, names_got, p);
   if (rc < 0) pack_done(p, rc);
+}
+
+static void lease_renewed(void *arg, int status, int held) {
+  age_run *r = arg;
+  if (status < 0 || !held) {
+    dm_log_warn("ager_lease_lost", "error=\"%s\"", status < 0 ? dm_strerror(status) : "held elsewhere");
+    r->status = status < 0 ? status : DM_EAGAIN;
+    run_finish(r);
+    return;
+  }
+  pack_start(r);
+}
+
+static void pack_next(age_run *r) {
+  dm_engine *e = r->e;
+  if (r->i >= r->n || e->closing) {
+    run_finish(r);
+    return;
+  }
+  /* renew the ager lease before each (day, shard): a run longer than the lease keeps it,
+   * a node that lost it stops */
+  int rc = dm_cache_lease(e->cache, "ager", e->cfg.cache_lease_ms, lease_renewed, r);
+  if (rc < 0) lease_renewed(r, rc, 0);
 }
 
 /* ---- after the packs: sweep the table, drop expired blobs ---- */
@@ -512,6 +532,10 @@ static void swept(void *arg, int status) {
 }
 
 static void run_finish(age_run *r) {
+  if (r->skip) { /* the node holding the lease sweeps and expires */
+    blobs_listed(r, DM_EAGAIN, NULL, 0);
+    return;
+  }
   int rc = dm_table_sweep(r->e->table, r->cut_day * 86400, swept, r);
   if (rc < 0) swept(r, rc);
 }
@@ -537,6 +561,27 @@ static void pending_got(void *arg, int status, const dm_dayshard *d, size_t n) {
   pack_next(r);
 }
 
+static void lease_got(void *arg, int status, int held) {
+  age_run *r = arg;
+  dm_engine *e = r->e;
+  if (status < 0 || !held) {
+    /* another node runs the ager (or the cache cannot say): nothing to do here */
+    if (status < 0)
+      dm_log_warn("ager_lease_failed", "error=\"%s\"", dm_strerror(status));
+    else
+      dm_log_debug("ager_lease_elsewhere", NULL);
+    r->skip = 1;
+    r->status = status < 0 ? status : 0;
+    run_finish(r);
+    return;
+  }
+  int rc = dm_table_pending(e->table, r->cut_day, pending_got, r);
+  if (rc < 0) {
+    r->status = rc;
+    run_finish(r);
+  }
+}
+
 int dm_ager_run(dm_engine *e, dm_done_cb cb, void *arg) {
   if (e->age_running) return cb ? dm_waiter_push(&e->age_next, cb, arg) : 0;
   if (cb != NULL) {
@@ -553,10 +598,9 @@ int dm_ager_run(dm_engine *e, dm_done_cb cb, void *arg) {
   r->cut_day = dm_day_of(dm_now() - e->cfg.table_keep);
   e->age_running = 1;
   e->aged_count = 0;
-  int rc = dm_table_pending(e->table, r->cut_day, pending_got, r);
-  if (rc < 0) {
-    r->status = rc;
-    run_finish(r);
-  }
+  dm_sync_blob_days(e); /* every node: learn the days other nodes packed */
+  /* one ager at a time over every node sharing the cache: a lease, renewed per pack */
+  int rc = dm_cache_lease(e->cache, "ager", e->cfg.cache_lease_ms, lease_got, r);
+  if (rc < 0) lease_got(r, rc, 0);
   return 0;
 }

@@ -1,6 +1,11 @@
 /* engine.c — opening and closing the engine, and the write path.
  *
- * A write goes WAL first, cache second: dm_wal_append queues the batch for the next group
+ * Behind a durable cache (redis: cache.h `durable`) there is no WAL: a write is appended
+ * to the cache and acknowledged when the cache says it is stored, so the node itself keeps
+ * no state and any node can die without losing an acknowledged point. New series names go
+ * to the other nodes with the same append (dm_cache_announce).
+ *
+ * Behind the memory cache a write goes WAL first, cache second: dm_wal_append queues the batch for the next group
  * commit; when the WAL reports it durable (per wal.fsync) the batch is applied to the
  * cache and the caller is told, so a 2xx always means "in the WAL and readable". The WAL
  * completes appends in order, so two writes of the same (series, time) reach the cache in
@@ -65,8 +70,16 @@ static void names_loaded(void *arg, int status, const dm_name_ref *names, size_t
     dm_log_error("names_load_failed", "error=\"%s\"", dm_strerror(status));
   } else {
     for (size_t i = 0; i < n; i++) dm_name_index_add(e->names, names[i].s, names[i].len);
+    e->names_loaded = 1;
   }
   *done = status < 0 ? status : 1;
+}
+
+/* Names other nodes announced (durable cache). */
+static void names_announced(void *arg, int status, const dm_name_ref *names, size_t n) {
+  dm_engine *e = arg;
+  if (status < 0) return;
+  for (size_t i = 0; i < n; i++) dm_name_index_add(e->names, names[i].s, names[i].len);
 }
 
 /* The memory cache completes appends inside the call; the status lands in *arg. A cache
@@ -158,8 +171,11 @@ static void register_metrics(dm_engine *e) {
   e->m_fsync = dm_metric_histogram("diamond_wal_fsync_seconds", "", "WAL fdatasync latency.");
   e->m_flush_seconds = dm_metric_histogram("diamond_flush_seconds", "", "Flush round latency.");
   e->m_age_seconds = dm_metric_histogram("diamond_ager_seconds", "", "Ager run latency.");
-  dm_metric_gauge("diamond_wal_bytes", "", "Bytes in live WAL segments.", g_wal_bytes, e);
-  dm_metric_gauge("diamond_wal_segments", "", "Live WAL segment files.", g_wal_segments, e);
+  if (e->wal != NULL) {
+    dm_metric_gauge("diamond_wal_bytes", "", "Bytes in live WAL segments.", g_wal_bytes, e);
+    dm_metric_gauge("diamond_wal_segments", "", "Live WAL segment files.", g_wal_segments, e);
+    dm_wal_set_fsync_observer(e->wal, fsync_observed, e);
+  }
   dm_metric_gauge("diamond_cache_windows", "", "Windows in the hot cache.", g_cache_windows, e);
   dm_metric_gauge("diamond_cache_bytes", "", "Memory held by the hot cache.", g_cache_bytes, e);
   dm_metric_gauge("diamond_cache_points", "", "Points in the hot cache.", g_cache_points, e);
@@ -172,18 +188,58 @@ static void register_metrics(dm_engine *e) {
   dm_metric_gauge("diamond_ager_lag_seconds", "",
                   "How long the oldest due day has been waiting to be packed into blobs.",
                   g_ager_lag, e);
-  dm_wal_set_fsync_observer(e->wal, fsync_observed, e);
 }
+
+/* Loads the table's name list into the index (start-up: runs the loop until done). */
+static int load_names(dm_engine *e) {
+  int done = 0;
+  void *ctx[2] = {e, &done};
+  int rc = dm_table_names(e->table, names_loaded, ctx);
+  if (rc < 0) return rc;
+  dm_engine_wait(e, &done);
+  return done < 0 ? done : 0;
+}
+
+static int open_wal(dm_engine *e, char *err, size_t errlen) {
+  char path[DM_CONFIG_STR + 32];
+  snprintf(path, sizeof path, "%s/wal", e->cfg.data_dir);
+  dm_wal_opts wo = {.dir = path,
+                    .fsync = e->cfg.wal_fsync,
+                    .fsync_ms = e->cfg.wal_fsync_ms,
+                    .segment_bytes = e->cfg.wal_segment_bytes};
+  int rc = dm_wal_open(&e->wal, e->loop, &wo);
+  if (rc < 0) {
+    snprintf(err, errlen, "wal: opening %s: %s", path, dm_strerror(rc));
+    return rc;
+  }
+  uint64_t records = 0, points = 0;
+  uint64_t t0 = dm_mono_ns();
+  rc = dm_wal_replay(e->wal, replay_one, e, &records, &points);
+  if (rc < 0) {
+    snprintf(err, errlen, "wal: replay: %s", dm_strerror(rc));
+    dm_wal_close(e->wal);
+    e->wal = NULL;
+    return rc;
+  }
+  dm_log_info("wal_replayed", "records=%llu points=%llu ms=%.1f", (unsigned long long)records,
+              (unsigned long long)points, (double)(dm_mono_ns() - t0) / 1e6);
+  return 0;
+}
+
+/* Remote tiers may be down at start: the node starts anyway (reporting not ready) and the
+ * sync timer retries. The embedded ones failing is a real error. */
+static int remote_table(const dm_engine *e) { return strcmp(e->table->ops->name, "lmdb") != 0; }
+static int remote_blob(const dm_engine *e) { return strcmp(e->blob->ops->name, "dir") != 0; }
 
 int dm_engine_open(dm_engine **out, uv_loop_t *loop, const dm_config *cfg, char *err,
                    size_t errlen) {
-  char path[DM_CONFIG_STR + 32];
   int rc;
   dm_engine *e = calloc(1, sizeof *e);
   if (e == NULL) return DM_ENOMEM;
   e->loop = loop;
   e->cfg = *cfg;
   e->oldest_pending_day = INT64_MAX;
+  dm_config_node_id(cfg, e->node_id, sizeof e->node_id);
   if (mkdir(cfg->data_dir, 0755) < 0 && errno != EEXIST) {
     snprintf(err, errlen, "data dir %s: %s", cfg->data_dir, strerror(errno));
     rc = DM_EIO;
@@ -191,59 +247,44 @@ int dm_engine_open(dm_engine **out, uv_loop_t *loop, const dm_config *cfg, char 
   }
   rc = dm_name_index_new(&e->names);
   if (rc < 0) goto fail;
-  rc = dm_cache_memory_open(&e->cache, cfg);
-  if (rc < 0) {
-    snprintf(err, errlen, "cache: %s", dm_strerror(rc));
-    goto fail_names;
-  }
-  rc = dm_table_lmdb_open(&e->table, loop, cfg, err, errlen);
+  rc = dm_tiers_open_cache(&e->cache, loop, cfg, e->node_id, err, errlen);
+  if (rc < 0) goto fail_names;
+  rc = dm_tiers_open_table(&e->table, loop, cfg, err, errlen);
   if (rc < 0) goto fail_cache;
-  snprintf(path, sizeof path, "%s/blobs", cfg->data_dir);
-  rc = dm_blob_dir_open(&e->blob, loop, path, err, errlen);
+  rc = dm_tiers_open_blob(&e->blob, loop, cfg, err, errlen);
   if (rc < 0) goto fail_table;
   rc = dm_blob_reader_new(&e->breader, e->blob, (size_t)cfg->blob_index_cache);
   if (rc < 0) goto fail_blob;
 
-  int done = 0;
-  void *ctx[2] = {e, &done};
-  rc = dm_table_names(e->table, names_loaded, ctx);
-  if (rc < 0) goto fail_reader;
-  dm_engine_wait(e, &done);
-  if (done < 0) {
-    rc = done;
+  rc = load_names(e);
+  if (rc < 0 && !remote_table(e)) {
     snprintf(err, errlen, "table: loading series names: %s", dm_strerror(rc));
     goto fail_reader;
   }
+  if (rc < 0) dm_log_warn("names_load_deferred", "error=\"%s\" retry=sync", dm_strerror(rc));
   rc = dm_ager_load_days(e);
-  if (rc < 0) {
+  if (rc < 0 && !remote_blob(e)) {
     snprintf(err, errlen, "blob: listing objects: %s", dm_strerror(rc));
     goto fail_reader;
   }
-
-  snprintf(path, sizeof path, "%s/wal", cfg->data_dir);
-  dm_wal_opts wo = {.dir = path,
-                    .fsync = cfg->wal_fsync,
-                    .fsync_ms = cfg->wal_fsync_ms,
-                    .segment_bytes = cfg->wal_segment_bytes};
-  rc = dm_wal_open(&e->wal, loop, &wo);
-  if (rc < 0) {
-    snprintf(err, errlen, "wal: opening %s: %s", path, dm_strerror(rc));
-    goto fail_reader;
+  if (rc < 0) dm_log_warn("blob_days_deferred", "error=\"%s\" retry=sync", dm_strerror(rc));
+  if (!dm_cache_durable(e->cache)) {
+    rc = open_wal(e, err, errlen);
+    if (rc < 0) goto fail_reader;
   }
-  uint64_t records = 0, points = 0;
-  uint64_t t0 = dm_mono_ns();
-  rc = dm_wal_replay(e->wal, replay_one, e, &records, &points);
+  rc = dm_cache_watch_names(e->cache, names_announced, e);
   if (rc < 0) {
-    snprintf(err, errlen, "wal: replay: %s", dm_strerror(rc));
+    snprintf(err, errlen, "cache: watching names: %s", dm_strerror(rc));
     goto fail_wal;
   }
-  dm_log_info("wal_replayed", "records=%llu points=%llu ms=%.1f", (unsigned long long)records,
-              (unsigned long long)points, (double)(dm_mono_ns() - t0) / 1e6);
   register_metrics(e);
+  dm_log_info("engine_open", "node=%s cache=%s table=%s blob=%s wal=%s", e->node_id,
+              e->cache->ops->name, e->table->ops->name, e->blob->ops->name,
+              e->wal ? "yes" : "no");
   *out = e;
   return 0;
 fail_wal:
-  dm_wal_close(e->wal);
+  if (e->wal) dm_wal_close(e->wal);
 fail_reader:
   dm_blob_reader_free(e->breader);
 fail_blob:
@@ -262,6 +303,7 @@ fail:
 void dm_engine_start(dm_engine *e) {
   dm_flusher_start(e);
   dm_ager_start(e);
+  dm_sync_start(e);
 }
 
 static void wal_done(void *arg, int status, uint64_t seg) {
@@ -287,6 +329,63 @@ static void wal_done(void *arg, int status, uint64_t seg) {
   free(op);
 }
 
+/* ---- the write path behind a durable cache (no WAL) ---- */
+
+typedef struct cache_write {
+  dm_engine *e;
+  const dm_batch *b;
+  dm_done_cb cb;
+  void *arg;
+} cache_write;
+
+static void cache_write_done(void *arg, int status) {
+  cache_write *w = arg;
+  dm_engine *e = w->e;
+  e->wr_inflight--;
+  if (status == 0) {
+    dm_counter_add(e->m_points, w->b->n);
+    dm_counter_add(e->m_batches, 1);
+  } else {
+    dm_log_warn("cache_append_failed", "cache=%s error=\"%s\"", e->cache->ops->name,
+                dm_strerror(status));
+  }
+  w->cb(w->arg, status);
+  free(w);
+}
+
+/* Adds the batch's names to the index and announces the new ones to the other nodes (the
+ * announcement rides on the append that follows, in the same round trip). */
+static int index_and_announce(dm_engine *e, const dm_batch *b) {
+  dm_name_ref fresh[64];
+  size_t nf = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (i > 0 && b->e[i].name_off == b->e[i - 1].name_off) continue;
+    size_t len;
+    const char *s = dm_batch_name(b, i, &len);
+    if (dm_name_index_add(e->names, s, len) != 1) continue;
+    fresh[nf++] = (dm_name_ref){s, len};
+    if (nf == sizeof fresh / sizeof fresh[0]) {
+      dm_cache_announce(e->cache, fresh, nf);
+      nf = 0;
+    }
+  }
+  return nf ? dm_cache_announce(e->cache, fresh, nf) : 0;
+}
+
+static int write_durable_cache(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg) {
+  cache_write *w = malloc(sizeof *w);
+  if (w == NULL) return DM_ENOMEM;
+  *w = (cache_write){e, b, cb, arg};
+  index_and_announce(e, b);
+  e->wr_inflight++;
+  int rc = dm_cache_append(e->cache, b, 0, cache_write_done, w);
+  if (rc < 0) {
+    e->wr_inflight--;
+    free(w);
+  }
+  return rc;
+}
+
 int dm_engine_write(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg) {
   if (e->closing) return DM_ECLOSED;
   if (b->n == 0) return DM_EINVAL;
@@ -303,6 +402,7 @@ int dm_engine_write(dm_engine *e, const dm_batch *b, dm_done_cb cb, void *arg) {
     }
     return DM_EBUSY;
   }
+  if (e->wal == NULL) return write_durable_cache(e, b, cb, arg);
   write_op *op = malloc(sizeof *op);
   if (op == NULL) return DM_ENOMEM;
   *op = (write_op){e, b, cb, arg, dm_wal_current_seg(e->wal), NULL};
@@ -329,6 +429,7 @@ int dm_engine_retry_after(const dm_engine *e) {
 }
 
 uint64_t dm_engine_durable_below(dm_engine *e) {
+  if (e->wal == NULL) return 0;
   dm_cache_stats cs;
   dm_cache_stats_get(e->cache, &cs);
   uint64_t below = dm_wal_current_seg(e->wal);
@@ -357,11 +458,26 @@ int dm_engine_ready(dm_engine *e, char *why, size_t len) {
     snprintf(why, len, "shutting down");
     return 0;
   }
-  dm_wal_stats ws;
-  dm_wal_stats_get(e->wal, &ws);
-  if (ws.failed) {
-    snprintf(why, len, "the write-ahead log failed (a write or fsync error): writes are "
-                       "refused until a restart");
+  if (e->wal != NULL) {
+    dm_wal_stats ws;
+    dm_wal_stats_get(e->wal, &ws);
+    if (ws.failed) {
+      snprintf(why, len, "the write-ahead log failed (a write or fsync error): writes are "
+                         "refused until a restart");
+      return 0;
+    }
+  }
+  char r[384];
+  if (!dm_cache_health(e->cache, r, sizeof r)) {
+    snprintf(why, len, "cache (%s) failing: %s", e->cache->ops->name, r);
+    return 0;
+  }
+  if (!dm_table_health(e->table, r, sizeof r)) {
+    snprintf(why, len, "table (%s) failing: %s", e->table->ops->name, r);
+    return 0;
+  }
+  if (!dm_blob_health(e->blob, r, sizeof r)) {
+    snprintf(why, len, "blob (%s) failing: %s", e->blob->ops->name, r);
     return 0;
   }
   dm_cache_stats cs;
@@ -400,12 +516,13 @@ void dm_engine_close(dm_engine *e) {
   e->closing = 1;
   dm_flusher_stop(e);
   dm_ager_stop(e);
+  dm_sync_stop(e);
   /* let running flush / age rounds, in-flight writes and reads finish, and the timers'
    * close callbacks run: the timers and every read context point into e */
-  while (e->flush_running || e->age_running || e->wr_inflight > 0 || e->rd_inflight > 0 ||
-         e->timers_open > 0)
+  while (e->flush_running || e->age_running || e->sync_running || e->wr_inflight > 0 ||
+         e->rd_inflight > 0 || e->timers_open > 0)
     uv_run(e->loop, UV_RUN_ONCE);
-  dm_wal_close(e->wal);
+  if (e->wal != NULL) dm_wal_close(e->wal);
   dm_blob_reader_free(e->breader);
   dm_table_close(e->table);
   dm_blob_close(e->blob);

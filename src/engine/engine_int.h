@@ -53,7 +53,8 @@ typedef struct waiter {
 struct dm_engine {
   uv_loop_t *loop;
   dm_config cfg;
-  dm_wal *wal;
+  char node_id[128];
+  dm_wal *wal;           /* NULL behind a durable cache (redis): it makes writes durable */
   dm_cache *cache;
   dm_table *table;
   dm_blob *blob;
@@ -87,6 +88,11 @@ struct dm_engine {
   int64_t *blob_days;     /* sorted days having blob objects */
   size_t nblob_days, cap_blob_days;
 
+  /* sync: keeps what other nodes change in view (blob days, names until first loaded) */
+  uv_timer_t sync_timer;
+  int names_loaded;       /* the table's name list is in the index */
+  int sync_running;
+
   /* metrics */
   dm_counter *m_points, *m_batches, *m_busy;
   dm_counter *m_flush_windows, *m_flush_errors, *m_aged, *m_ager_errors;
@@ -107,6 +113,20 @@ int dm_ager_run(dm_engine *e, dm_done_cb cb, void *arg);
 int dm_ager_load_days(dm_engine *e); /* blob days at start-up (runs the loop) */
 int dm_engine_has_blob_day(const dm_engine *e, int64_t day);
 void dm_engine_add_blob_day(dm_engine *e, int64_t day);
+
+/* tiers.c: open the implementation the config names. */
+int dm_tiers_open_cache(dm_cache **out, uv_loop_t *loop, const dm_config *cfg,
+                        const char *node_id, char *err, size_t errlen);
+int dm_tiers_open_table(dm_table **out, uv_loop_t *loop, const dm_config *cfg, char *err,
+                        size_t errlen);
+int dm_tiers_open_blob(dm_blob **out, uv_loop_t *loop, const dm_config *cfg, char *err,
+                       size_t errlen);
+
+/* sync.c: periodic refresh of the blob days (and of the names, until loaded once). */
+void dm_sync_start(dm_engine *e);
+void dm_sync_stop(dm_engine *e);
+/* Reloads the blob days now (the ager calls it before a run). */
+void dm_sync_blob_days(dm_engine *e);
 
 /* uv_close callback of the engine's own timers (they live inside dm_engine). */
 void dm_engine_timer_closed(uv_handle_t *h);

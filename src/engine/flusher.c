@@ -62,8 +62,8 @@ void dm_flusher_stop(dm_engine *e) {
 
 static void start_round(dm_engine *e, int force) {
   e->flush_running = 1;
-  dm_wal_stats ws;
-  dm_wal_stats_get(e->wal, &ws);
+  dm_wal_stats ws = {0};
+  if (e->wal != NULL) dm_wal_stats_get(e->wal, &ws);
   if (!force && ws.bytes > (uint64_t)e->cfg.wal_max_bytes) {
     dm_log_info("wal_checkpoint", "wal_bytes=%llu limit=%lld", (unsigned long long)ws.bytes,
                 (long long)e->cfg.wal_max_bytes);
@@ -74,7 +74,7 @@ static void start_round(dm_engine *e, int force) {
   if (force) {
     dm_cache_stats cs;
     dm_cache_stats_get(e->cache, &cs);
-    dm_wal_rotate(e->wal);
+    if (e->wal != NULL) dm_wal_rotate(e->wal);
     e->flush_rounds_left = (int)(cs.windows / (uint64_t)e->cfg.flush_max_windows) + 2;
   }
   round_t0 = dm_mono_ns();
@@ -196,8 +196,7 @@ static void next_batch(dm_engine *e) {
 static void finish_round(dm_engine *e, int status) {
   double secs = (double)(dm_mono_ns() - round_t0) / 1e9;
   if (status == 0) {
-    uint64_t below = dm_engine_durable_below(e);
-    dm_wal_retire(e->wal, below);
+    if (e->wal != NULL) dm_wal_retire(e->wal, dm_engine_durable_below(e));
     e->flush_attempt = 0;
     if (e->flushed_windows > 0) {
       dm_histogram_observe(e->m_flush_seconds, secs);
