@@ -152,6 +152,24 @@ static double g_table_bytes(void *arg) {
   return (double)s.size_bytes;
 }
 
+/* The cost meter: request charges at the [cost] on-demand prices. Storage is not counted
+ * (it depends on the bill's month, not on requests). */
+static double g_cost_table(void *arg) {
+  dm_engine *e = arg;
+  dm_table_stats ts;
+  dm_table_stats_get(e->table, &ts);
+  return ts.write_units * dm_config_price(e->cfg.cost_dynamodb_write_million) / 1e6 +
+         ts.read_units * dm_config_price(e->cfg.cost_dynamodb_read_million) / 1e6;
+}
+static double g_cost_blob(void *arg) {
+  dm_engine *e = arg;
+  dm_blob_stats bs;
+  dm_blob_stats_get(e->blob, &bs);
+  if (strcmp(e->blob->ops->name, "dir") == 0) return 0;
+  return (double)(bs.puts + bs.lists) * dm_config_price(e->cfg.cost_s3_put_thousand) / 1e3 +
+         (double)bs.gets * dm_config_price(e->cfg.cost_s3_get_thousand) / 1e3;
+}
+
 static void fsync_observed(void *arg, uint64_t ns) {
   dm_histogram_observe(((dm_engine *)arg)->m_fsync, (double)ns / 1e9);
 }
@@ -171,6 +189,12 @@ static void register_metrics(dm_engine *e) {
   e->m_fsync = dm_metric_histogram("diamond_wal_fsync_seconds", "", "WAL fdatasync latency.");
   e->m_flush_seconds = dm_metric_histogram("diamond_flush_seconds", "", "Flush round latency.");
   e->m_age_seconds = dm_metric_histogram("diamond_ager_seconds", "", "Ager run latency.");
+  dm_metric_counter_fn("diamond_estimated_cost_usd_total", "backend=\"table\"",
+                       "Estimated request charges since start at the [cost] on-demand prices.",
+                       g_cost_table, e);
+  dm_metric_counter_fn("diamond_estimated_cost_usd_total", "backend=\"blob\"",
+                       "Estimated request charges since start at the [cost] on-demand prices.",
+                       g_cost_blob, e);
   if (e->wal != NULL) {
     dm_metric_gauge("diamond_wal_bytes", "", "Bytes in live WAL segments.", g_wal_bytes, e);
     dm_metric_gauge("diamond_wal_segments", "", "Live WAL segment files.", g_wal_segments, e);
@@ -304,6 +328,7 @@ void dm_engine_start(dm_engine *e) {
   dm_flusher_start(e);
   dm_ager_start(e);
   dm_sync_start(e);
+  dm_canary_start(e);
 }
 
 static void wal_done(void *arg, int status, uint64_t seg) {
@@ -491,6 +516,7 @@ int dm_engine_ready(dm_engine *e, char *why, size_t len) {
     snprintf(why, len, "flusher failing: %u consecutive failed rounds", e->flush_attempt);
     return 0;
   }
+  if (dm_canary_stalled(e, why, len)) return 0;
   double lag = g_ager_lag(e);
   if (lag > (double)e->cfg.ager_grace / 2) {
     snprintf(why, len, "ager lag %.0f s exceeds half of ager.grace (%lld s)", lag,
@@ -517,9 +543,11 @@ void dm_engine_close(dm_engine *e) {
   dm_flusher_stop(e);
   dm_ager_stop(e);
   dm_sync_stop(e);
+  dm_canary_stop(e);
   /* let running flush / age rounds, in-flight writes and reads finish, and the timers'
    * close callbacks run: the timers and every read context point into e */
-  while (e->flush_running || e->age_running || e->sync_running || e->wr_inflight > 0 ||
+  while (e->flush_running || e->age_running || e->sync_running || e->canary_running ||
+         e->wr_inflight > 0 ||
          e->rd_inflight > 0 || e->timers_open > 0)
     uv_run(e->loop, UV_RUN_ONCE);
   if (e->wal != NULL) dm_wal_close(e->wal);

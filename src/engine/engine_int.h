@@ -93,6 +93,18 @@ struct dm_engine {
   int names_loaded;       /* the table's name list is in the index */
   int sync_running;
 
+  /* canary (canary.c) */
+  uv_timer_t canary_timer;
+  char canary_name[160];
+  int canary_running;
+  dm_batch canary_batch;
+  int64_t canary_t;
+  double canary_v;
+  uint64_t canary_t0;   /* mono ns of the running round's write */
+  int64_t canary_ok_ms; /* wall ms of the last success (start counts as one) */
+  double canary_delay;  /* seconds, last success */
+  dm_counter *m_canary_failures;
+
   /* metrics */
   dm_counter *m_points, *m_batches, *m_busy;
   dm_counter *m_flush_windows, *m_flush_errors, *m_aged, *m_ager_errors;
@@ -127,6 +139,12 @@ void dm_sync_start(dm_engine *e);
 void dm_sync_stop(dm_engine *e);
 /* Reloads the blob days now (the ager calls it before a run). */
 void dm_sync_blob_days(dm_engine *e);
+
+/* canary.c */
+void dm_canary_start(dm_engine *e);
+void dm_canary_stop(dm_engine *e);
+/* 1 with a reason when no canary round succeeded for too long. */
+int dm_canary_stalled(const dm_engine *e, char *why, size_t len);
 
 /* uv_close callback of the engine's own timers (they live inside dm_engine). */
 void dm_engine_timer_closed(uv_handle_t *h);
