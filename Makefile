@@ -5,12 +5,26 @@ JOBS     ?= $(shell nproc)
 DATA_DIR ?= ./data
 ARGS     ?=
 
-.PHONY: all deps build run test test-unit test-sanitize test-build-types bench fuzz clean
+.PHONY: all deps test-deps build run test test-unit test-sanitize test-build-types bench fuzz clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
+
+# test-deps: what the integration tests need besides the build: redis-server, node + npm,
+# docker-compose (scripts/deps.sh --test), then dynalite and s3rver from tests/package-lock.json
+# into tests/node_modules (npm ci, only when node_modules is missing or older than the lock
+# file). Install scripts never run (--ignore-scripts; npm 11 skips them by default anyway):
+# dynalite and s3rver work without them, so npm 9 (Debian) and npm 11 install the same tree.
+NODE_STAMP := tests/node_modules/.package-lock.json
+test-deps:
+	@scripts/deps.sh --test
+	@set -e; if [ ! -e $(NODE_STAMP) ] || [ tests/package-lock.json -nt $(NODE_STAMP) ] || \
+	    [ tests/package.json -nt $(NODE_STAMP) ]; then \
+	  echo "test-deps: npm ci in tests/ (dynalite, s3rver)"; \
+	  (cd tests && npm ci --no-audit --no-fund --ignore-scripts) && touch $(NODE_STAMP); \
+	fi
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
@@ -19,13 +33,16 @@ build: deps
 run: build
 	$(BUILD)/diamondd --data-dir $(DATA_DIR) $(ARGS)
 
-test: build
+# test-deps first, then build (in that order also under make -j: two apt-get runs at once
+# would fight over the dpkg lock).
+test: test-deps
+	@$(MAKE) --no-print-directory build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
-test-sanitize: deps
+test-sanitize: test-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDM_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \

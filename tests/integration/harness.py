@@ -6,7 +6,15 @@ them by PID in every exit path. Standard library only.
 
 Environment: DIAMONDD = path of the diamondd binary (ctest sets it; otherwise build/diamondd
 and a few build-* dirs are tried), DM_LOAD = path of bench/load's binary (optional).
+
+Remote engines (engines.py: Redis, RedisCluster, Dynalite, S3rver, Engines): pass them as
+Server(engines=[...]) (their [cache]/[table]/[blob] keys become --set flags, their AWS_*
+variables the environment), and ServerTestCase.start_nodes(2, engines=...) starts two
+diamondd nodes sharing them. Every child process (diamondd and the engines) is also
+registered here, so it is stopped by PID at exit and on SIGTERM of the test (track_child).
 """
+
+import atexit
 
 import http.client
 import json
@@ -17,12 +25,95 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 STEP = 60
 DAY = 86400
+
+
+# --- child processes stopped at exit and on SIGTERM ----------------------------------------
+# Every process a test starts is stopped by its PID in the test's own cleanups; this registry
+# is the backstop for the paths that skip them: an exception during set-up, sys.exit, and
+# SIGTERM (ctest's timeout, a CI stop), which unittest would not unwind.
+_children = {}  # pid -> Popen
+_dirs = set()   # temp dirs removed at exit
+_reg_lock = threading.Lock()
+_installed = False
+
+
+def track_child(proc):
+    """Registers a Popen: SIGTERM (then SIGKILL after 5 s) by its PID at exit or on SIGTERM."""
+    _install_handlers()
+    with _reg_lock:
+        _children[proc.pid] = proc
+    return proc
+
+
+def untrack_child(proc):
+    with _reg_lock:
+        _children.pop(getattr(proc, "pid", None), None)
+
+
+def track_dir(path):
+    """A temp dir removed at exit (after the children are stopped)."""
+    _install_handlers()
+    with _reg_lock:
+        _dirs.add(path)
+    return path
+
+
+def untrack_dir(path):
+    with _reg_lock:
+        _dirs.discard(path)
+
+
+def stop_tracked_children(grace=5.0):
+    """SIGTERM every registered child still running, SIGKILL those left after grace."""
+    with _reg_lock:
+        procs = list(_children.values())
+        _children.clear()
+    live = [p for p in procs if p.poll() is None]
+    for p in live:
+        try:
+            p.send_signal(signal.SIGTERM)
+        except OSError:
+            pass
+    deadline = time.monotonic() + grace
+    for p in live:
+        try:
+            p.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def _at_exit():
+    stop_tracked_children()
+    with _reg_lock:
+        dirs = list(_dirs)
+        _dirs.clear()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _on_sigterm(signum, frame):
+    _at_exit()
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)  # die of the signal, as without the handler
+
+
+def _install_handlers():
+    global _installed
+    if _installed:
+        return
+    _installed = True
+    atexit.register(_at_exit)
+    if threading.current_thread() is threading.main_thread():
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def find_diamondd():
@@ -73,12 +164,28 @@ def parse_body(headers, raw):
 class Server:
     """One diamondd process on a temp (or given) data dir and free ports."""
 
-    def __init__(self, data_dir=None, sets=(), env=None, args=(), graphite=True, preexec=None):
+    def __init__(self, data_dir=None, sets=(), env=None, args=(), graphite=True, preexec=None,
+                 engines=(), node_id=None, config=None):
+        """engines: objects with diamond_config() -> {"section.key": value} and env() -> dict
+        (engines.py), or plain dicts of "section.key": value; they come before sets, so sets
+        win. node_id: server.node_id. config: an INI file path, or INI text (written to the
+        temp dir), passed as --config."""
         self.binary = find_diamondd()
         self.root = tempfile.mkdtemp(prefix="diamond-it-")  # logs, and data unless given
         self.data_dir = data_dir or os.path.join(self.root, "data")
-        self.sets = list(sets)
-        self.env = dict(env or {})
+        self.engines = list(engines)
+        eng_sets, eng_env = engine_settings(self.engines)
+        self.sets = eng_sets + list(sets)
+        if node_id is not None:
+            self.sets.append("server.node_id=%s" % node_id)
+        self.node_id = node_id
+        self.env = dict(eng_env)
+        self.env.update(env or {})
+        self.config = config
+        if config is not None and "\n" in config:
+            self.config = os.path.join(self.root, "diamond.ini")
+            with open(self.config, "w") as f:
+                f.write(config)
         self.args = list(args)
         self.graphite = graphite
         self.preexec = preexec  # run in the child before exec (e.g. setrlimit)
@@ -90,9 +197,12 @@ class Server:
 
     # --- lifecycle -------------------------------------------------------------------
     def command(self):
-        cmd = [self.binary, "--data-dir", self.data_dir,
-               "--http", "127.0.0.1:%d" % self.http_port]
-        cmd += ["--graphite", "127.0.0.1:%d" % self.graphite_port if self.graphite else "off"]
+        cmd = [self.binary]
+        if getattr(self, "config", None):
+            cmd += ["--config", self.config]
+        cmd += ["--data-dir", self.data_dir, "--http", "127.0.0.1:%d" % (self.http_port or 0)]
+        cmd += ["--graphite", "127.0.0.1:%d" % (self.graphite_port or 0) if self.graphite
+                else "off"]
         for s in self.sets:
             cmd += ["--set", s]
         return cmd + self.args
@@ -104,12 +214,12 @@ class Server:
                 self.http_port, self.graphite_port = free_port(), free_port()
             log = os.path.join(self.root, "stderr.%d" % len(self.log_files))
             self.log_files.append(log)
-            env = {k: v for k, v in os.environ.items() if not k.startswith("DIAMOND_")}
-            env.update(self.env)
+            env = self.child_env()
             with open(log, "wb") as f:
                 self.proc = subprocess.Popen(self.command(), stdout=f, stderr=subprocess.STDOUT,
                                              stdin=subprocess.DEVNULL, env=env,
                                              preexec_fn=self.preexec)
+            track_child(self.proc)
             if self._wait_healthy(timeout):
                 return self
             code = self.proc.poll()
@@ -124,6 +234,30 @@ class Server:
                 continue  # lost a port race: try other ports
             raise AssertionError("diamondd exited with %d during start-up\n%s" % (code, text))
         raise AssertionError("diamondd could not bind free ports 3 times\n" + self.log_text())
+
+    def child_env(self):
+        """The environment diamondd runs with: this process's, less DIAMOND_* (and, with
+        engines, less AWS_*: only the engines' credentials), plus self.env."""
+        drop = ("DIAMOND_", "AWS_") if getattr(self, "engines", None) else ("DIAMOND_",)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+        env.update(self.env)
+        return env
+
+    def run_once(self, *args, timeout=120):
+        """Runs diamondd with this server's config plus args (e.g. "--create-storage",
+        "--check-config") to completion: (exit code, stdout, stderr)."""
+        r = subprocess.run(self.command() + list(args), stdin=subprocess.DEVNULL,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           env=self.child_env(), timeout=timeout)
+        return r.returncode, r.stdout.decode("utf-8", "replace"), r.stderr.decode("utf-8",
+                                                                                   "replace")
+
+    def create_storage(self, timeout=120):
+        """diamondd --create-storage with this config (DynamoDB table, S3 bucket); asserts 0."""
+        code, out, err = self.run_once("--create-storage", timeout=timeout)
+        if code != 0:
+            raise AssertionError("diamondd --create-storage exited %d\n%s%s" % (code, out, err))
+        return out + err
 
     def _wait_healthy(self, timeout):
         deadline = time.monotonic() + timeout
@@ -151,6 +285,7 @@ class Server:
         if self.proc is None:
             return None
         p, self.proc = self.proc, None
+        untrack_child(p)
         if p.poll() is None:
             try:
                 p.send_signal(signal.SIGTERM)
@@ -169,6 +304,7 @@ class Server:
         if self.proc is None:
             return None
         p, self.proc = self.proc, None
+        untrack_child(p)
         try:
             code = p.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -182,6 +318,7 @@ class Server:
         if self.proc is None:
             return
         p, self.proc = self.proc, None
+        untrack_child(p)
         if p.poll() is None:
             p.kill()
         self.exit_codes.append(p.wait())
@@ -314,6 +451,18 @@ class Server:
         return socket.create_connection(("127.0.0.1", self.graphite_port), timeout=timeout)
 
 
+def engine_settings(engines):
+    """(["section.key=value", ...], {env}) of engines (objects with diamond_config() and
+    env(), or dicts of "section.key": value)."""
+    sets, env = [], {}
+    for e in engines:
+        cfg = e if isinstance(e, dict) else e.diamond_config()
+        sets += ["%s=%s" % (k, v) for k, v in cfg.items()]
+        if not isinstance(e, dict) and hasattr(e, "env"):
+            env.update(e.env())
+    return sets, env
+
+
 def metric_value(text, name, labels=None):
     """Value of one Prometheus sample (labels: dict that must be a subset), or None."""
     total = None
@@ -373,6 +522,23 @@ class ServerTestCase(unittest.TestCase):
         self.addCleanup(self._dump_on_failure, s)
         s.start()
         return s
+
+    def start_nodes(self, n=2, engines=(), create_storage=False, node_ids=None, **kw):
+        """n diamondd nodes sharing engines (each its own ports, data dir, node_id n1..nN);
+        create_storage: run diamondd --create-storage once first. Each is stopped by
+        cleanup, its stderr printed on failure."""
+        ids = list(node_ids or ["n%d" % (i + 1) for i in range(n)])
+        servers = []
+        for i in range(n):
+            s = Server(engines=engines, node_id=ids[i], **kw)
+            self.addCleanup(s.cleanup)
+            self.addCleanup(self._dump_on_failure, s)
+            servers.append(s)
+        if create_storage:
+            servers[0].create_storage()
+        for s in servers:
+            s.start()
+        return servers
 
     def _dump_on_failure(self, s):
         result = getattr(getattr(self, "_outcome", None), "result", None)
