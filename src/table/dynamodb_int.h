@@ -49,6 +49,8 @@ void ddb_error_type(yajl_val root, char *out, size_t len);
 
 /* Tree access. Each returns NULL / 0 / -1 when the path or type does not match. */
 yajl_val ddb_get(yajl_val obj, const char *key);
+/* The string, or "" when v is not one. */
+const char *ddb_str(yajl_val v);
 /* The string value of attribute `name` of type `type` ("S", "N", "B") in item. */
 const char *ddb_attr(yajl_val item, const char *name, const char *type);
 /* An "N" attribute as int64; 0 or DM_ECORRUPT (absent, not an integer, out of range). */
@@ -150,7 +152,6 @@ int ddb_scans_take(ddb_scans *s, dm_dayshard ds, int64_t *tx);
 /* ---- the table ------------------------------------------------------------------------ */
 
 typedef struct ddb_call ddb_call;
-typedef struct ddb_later ddb_later;
 
 typedef struct ddb {
   dm_table base;
@@ -168,12 +169,10 @@ typedef struct ddb {
   /* requests */
   int64_t out;                  /* handed to the client */
   ddb_call *q_head, *q_tail;    /* waiting for a slot */
-  /* deferred callbacks */
-  uv_timer_t later_timer;
-  ddb_later *later_head, *later_tail;
+  uv_timer_t kill;              /* frees the table on the loop once the last call ended */
   /* health */
   int failing;
-  char why[320];
+  char why[640];
   /* what this process wrote */
   ddb_mset manifest;
   ddb_hset names;               /* hash -> ttl of the name item */
@@ -201,10 +200,12 @@ int ddb_send(ddb *t, const char *op, dm_buf *body, ddb_cb cb, void *arg);
 int ddb_after(ddb *t, uint64_t ms, void (*fn)(void *), void *arg);
 /* A call finished: inflight--, and the table is destroyed when it closed and was the last. */
 void ddb_call_done(ddb *t);
-/* Starts freeing t (the aws client and the timer close on the loop). */
+/* Starts freeing t on the next loop turn (the aws client closes, then t is freed). */
 void ddb_destroy(ddb *t);
 /* Counts units from a reply into stats and the process-wide counters. */
 void ddb_units(ddb *t, const char *op, double units);
+/* Registers diamond_table_{read,write}_units_total (process-wide sums). */
+void ddb_register_metrics(void);
 /* Quarantine: one log line and the counter. */
 void ddb_quarantine(ddb *t, const char *series, size_t len, int64_t start, const char *why);
 

@@ -53,6 +53,8 @@ yajl_val ddb_get(yajl_val obj, const char *key) {
   return NULL;
 }
 
+const char *ddb_str(yajl_val v) { return YAJL_IS_STRING(v) ? v->u.string : ""; }
+
 const char *ddb_attr(yajl_val item, const char *name, const char *type) {
   yajl_val v = ddb_get(ddb_get(item, name), type);
   return YAJL_IS_STRING(v) ? YAJL_GET_STRING(v) : NULL;
