@@ -141,7 +141,24 @@ static inline int dm_table_names(dm_table *t, dm_names_cb cb, void *arg) {
   return t->ops->names(t, cb, arg);
 }
 /* DynamoDB (AWS, LocalStack, dynalite) at cfg->table_endpoint: src/table/dynamodb.c has the
- * item layout. Returns at once; nothing is sent until the first call. */
+ * item layout. Returns at once; nothing is sent until the first call.
+ * Where it differs from the LMDB table:
+ *  - put is not atomic: on failure some items may already be written. Retrying the whole
+ *    batch is safe (merges are last-write-wins), and is what the engine does. Series names
+ *    must not start with '~' and are at most 1024 bytes (DM_EINVAL at the call).
+ *  - quarantine: an item DynamoDB refuses for good (ValidationException, e.g. over 400 KB)
+ *    is logged (event=table_quarantine, with series and window start), counted in
+ *    diamond_table_quarantined_total, dropped, and the put still reports 0 when every
+ *    other item is durable — so a bad item never makes the engine retry a batch forever.
+ *    Errors that are not the item's (table missing, access denied, throttling after
+ *    retries) fail the put (DM_EIO / DM_EAGAIN) and the engine retries.
+ *  - sweep calls back 0 and deletes nothing: every item carries `ttl` (window end +
+ *    table.keep + ager.grace, at least now + ager.grace) and DynamoDB's TTL deletes it.
+ *  - reads skip items whose ttl has passed; a conflict on a merge re-reads the item (at
+ *    most 8 tries, then DM_ECONFLICT).
+ *  - health() names the cause: "table <name> does not exist (run diamondd
+ *    --create-storage)", "access denied to table <name>: ...", or "<endpoint>: <op> <curl's
+ *    message>" when the endpoint cannot be reached. */
 int dm_table_dynamodb_open(dm_table **out, uv_loop_t *loop, const dm_config *cfg,
                            char *err, size_t errlen);
 
