@@ -443,7 +443,12 @@ static void on_handle_closed(uv_handle_t *h) { handle_gone(h->data); }
 /* After close: the ECLOSED callbacks, then curl and the uv handles go. */
 static void teardown(dm_aws *a) {
   aws_req *r;
-  while ((r = list_pop_front(&a->dying)) != NULL) deliver(a, r, DM_ECLOSED);
+  while ((r = list_pop_front(&a->dying)) != NULL) {
+    r->code = 0; /* nothing of an earlier try is handed on */
+    r->resp.len = r->hdrs.len = 0;
+    r->errbuf[0] = r->error_type[0] = '\0';
+    deliver(a, r, DM_ECLOSED);
+  }
   for (sock_ctx *c = a->socks; c != NULL; c = c->next) uv_poll_stop(&c->poll);
   CURLM *m = a->multi;
   curl_multi_cleanup(m); /* may report CURL_POLL_REMOVE for cached connections */

@@ -133,7 +133,7 @@ static void explain(s3_blob *s, const dm_aws_reply *r) {
 }
 
 void s3_note(s3_blob *s, int status, const dm_aws_reply *r) {
-  if (status == DM_ECLOSED) return;
+  if (status == DM_ECLOSED || status == DM_EBUSY) return; /* says nothing of the backend */
   if (status == 0 || status == DM_ENOENT) {
     s->healthy = 1;
     return;
@@ -270,7 +270,7 @@ static void got_416(s3_op *o, const dm_aws_reply *r) {
   }
   o->kind = OP_HEAD;
   int rc = send_get(o, 0, 0);
-  if (rc < 0) finish_bytes(o, rc == DM_ECLOSED ? DM_ECLOSED : DM_EIO, NULL, 0, 0, r);
+  if (rc < 0) finish_bytes(o, rc, NULL, 0, 0, r);
 }
 
 static void got_object(s3_op *o, const dm_aws_reply *r) {
@@ -313,7 +313,7 @@ static void got_object(s3_op *o, const dm_aws_reply *r) {
     o->refetched = 1;
     int rc = send_get(o, (int64_t)from, (int64_t)to - 1);
     if (rc == 0) return;
-    finish_bytes(o, rc == DM_ECLOSED ? DM_ECLOSED : DM_EIO, NULL, 0, 0, r);
+    finish_bytes(o, rc, NULL, 0, 0, r);
     return;
   }
   if (to == from) {
@@ -337,7 +337,7 @@ static void on_reply(void *arg, int status, const dm_aws_reply *r) {
     if (status == 0 && r->code == 409 && strcmp(r->error_type, "BucketAlreadyExists") == 0) {
       o->kind = OP_CREATE_CHECK; /* ours if we may list it */
       int rc = send_probe(o);
-      if (rc < 0) finish_done(o, rc == DM_ECLOSED ? DM_ECLOSED : DM_EIO, r);
+      if (rc < 0) finish_done(o, rc, r);
       return;
     }
     finish_done(o, status, r);

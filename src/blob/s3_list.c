@@ -111,7 +111,7 @@ static void on_page(void *arg, int status, const dm_aws_reply *r) {
   free(l->token);
   l->token = token;
   rc = send_page(l);
-  if (rc < 0) finish(l, rc == DM_ECLOSED ? DM_ECLOSED : DM_EIO, r);
+  if (rc < 0) finish(l, rc, r); /* DM_ECLOSED, DM_EBUSY, DM_ENOMEM */
 }
 
 int s3_list(dm_blob *b, const char *prefix, dm_names_cb cb, void *arg) {

@@ -3,7 +3,7 @@
  * classifier (SlowDown throttles, InternalError and RequestTimeout retry, others fail at
  * once), 416 on an empty object and past the end (size from Content-Range, from
  * <ActualObjectSize>, or from a HEAD), a suffix range honoured in one request, a server
- * that keeps returning the wrong range, NoSuchBucket and AccessDenied in health(), the
+ * that keeps returning the wrong range or ignores Range (a 200 with the whole object), NoSuchBucket and AccessDenied in health(), the
  * CreateBucketConfiguration body outside us-east-1, and malformed listings.
  */
 #include <setjmp.h>
@@ -146,6 +146,32 @@ static void suffix_range_in_one_request(void **state) {
   assert_string_equal(r.data, "0123456789");
   assert_int_equal(r.size, 100);
   assert_int_equal(f->s.requests, 1);
+}
+
+#define HUNDRED                                                                                \
+  "0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHIJ" \
+  "0123456789"
+
+static action range_ignored(srv *s, const char *head, const char *body, size_t blen) {
+  (void)s;
+  (void)head;
+  (void)body;
+  (void)blen;
+  return (action){.status = 200, .body = HUNDRED}; /* the whole object, Range ignored */
+}
+
+static void whole_object_when_range_is_ignored(void **state) {
+  fx *f = *state;
+  f->s.handler = range_ignored;
+  res r = get(f, 10, 20);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.size, 100);
+  assert_int_equal(r.len, 20);
+  assert_memory_equal(r.data, HUNDRED + 10, 20);
+  r = get(f, -5, 5);
+  assert_int_equal(r.size, 100);
+  assert_string_equal(r.data, "56789");
+  assert_int_equal(f->s.requests, 2);
 }
 
 static action range_416_content_range(srv *s, const char *head, const char *body, size_t blen) {
@@ -490,6 +516,7 @@ static void list_malformed(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(suffix_range_in_one_request, setup, teardown),
+      cmocka_unit_test_setup_teardown(whole_object_when_range_is_ignored, setup, teardown),
       cmocka_unit_test_setup_teardown(empty_object_416, setup, teardown),
       cmocka_unit_test_setup_teardown(past_the_end_size_from_body, setup, teardown),
       cmocka_unit_test_setup_teardown(past_the_end_size_from_head, setup, teardown),
