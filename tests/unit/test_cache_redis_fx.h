@@ -39,7 +39,7 @@ typedef struct server {
 static server servers[MAX_SERVERS];
 static char fx_dir[256];
 
-static void kill_server(server *s) {
+static inline void kill_server(server *s) {
   if (s->pid > 0) {
     kill(s->pid, SIGKILL);
     waitpid(s->pid, NULL, 0);
@@ -47,11 +47,11 @@ static void kill_server(server *s) {
   }
 }
 
-static void kill_all_servers(void) {
+static inline void kill_all_servers(void) {
   for (int i = 0; i < MAX_SERVERS; i++) kill_server(&servers[i]);
 }
 
-static int port_free(int port) {
+static inline int port_free(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {0};
   a.sin_family = AF_INET;
@@ -63,7 +63,7 @@ static int port_free(int port) {
 }
 
 /* A free port whose cluster bus port (+10000) is free too. */
-static int free_port(void) {
+static inline int free_port(void) {
   for (int i = 0; i < 1000; i++) {
     int p = 20000 + (int)(random() % 20000);
     if (port_free(p) && port_free(p + 10000)) return p;
@@ -72,7 +72,7 @@ static int free_port(void) {
 }
 
 /* 1 when a PING on a fresh connection answers +PONG (or -LOADING...: it is up). */
-static int ping(int port) {
+static inline int ping(int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   struct sockaddr_in a = {0};
   a.sin_family = AF_INET;
@@ -89,12 +89,12 @@ static int ping(int port) {
   return ok;
 }
 
-static int have_redis(void) {
+static inline int have_redis(void) {
   return system("command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1") == 0;
 }
 
 /* Starts redis-server on port (cluster: with --cluster-enabled) and waits for PING. */
-static server *start_server_on(int slot, int port, int cluster) {
+static inline server *start_server_on(int slot, int port, int cluster) {
   server *s = &servers[slot];
   char p[16], conf[300], log[300];
   snprintf(p, sizeof p, "%d", port);
@@ -131,9 +131,11 @@ static server *start_server_on(int slot, int port, int cluster) {
   return NULL;
 }
 
-static server *start_server(int slot, int cluster) { return start_server_on(slot, free_port(), cluster); }
+static inline server *start_server(int slot, int cluster) {
+  return start_server_on(slot, free_port(), cluster);
+}
 
-static int fx_setup(void **state) {
+static inline int fx_setup(void **state) {
   (void)state;
   if (!have_redis()) {
     fprintf(stderr, "redis-server / redis-cli not found in PATH: install redis-server "
@@ -148,7 +150,7 @@ static int fx_setup(void **state) {
   return 0;
 }
 
-static int fx_teardown(void **state) {
+static inline int fx_teardown(void **state) {
   (void)state;
   kill_all_servers();
   char cmd[300];
@@ -160,8 +162,8 @@ static int fx_teardown(void **state) {
 /* ---- redis-cli ---- */
 
 /* Runs redis-cli -c -p port <args> (args is shell text) and returns its first line. */
-static char *cli(int port, const char *args, char *out, size_t len) {
-  char cmd[2048];
+static inline char *cli(int port, const char *args, char *out, size_t len) {
+  char cmd[4096];
   snprintf(cmd, sizeof cmd, "redis-cli -c -p %d %s 2>&1", port, args);
   FILE *f = popen(cmd, "r");
   assert_non_null(f);
@@ -175,21 +177,21 @@ static char *cli(int port, const char *args, char *out, size_t len) {
   return out;
 }
 
-static long long cli_int(int port, const char *args) {
+static inline long long cli_int(int port, const char *args) {
   char out[512];
   return atoll(cli(port, args, out, sizeof out));
 }
 
 /* How many keys match pattern. */
-static long long nkeys(int port, const char *pattern) {
+static inline long long nkeys(int port, const char *pattern) {
   char args[256];
   snprintf(args, sizeof args, "EVAL \"return #redis.call('KEYS', ARGV[1])\" 0 '%s'", pattern);
   return cli_int(port, args);
 }
 
 /* The whole output of redis-cli (for INFO, CLUSTER NODES). */
-static char *cli_all(int port, const char *args, char *out, size_t len) {
-  char cmd[2048];
+static inline char *cli_all(int port, const char *args, char *out, size_t len) {
+  char cmd[4096];
   snprintf(cmd, sizeof cmd, "redis-cli -p %d %s 2>&1", port, args);
   FILE *f = popen(cmd, "r");
   assert_non_null(f);
@@ -200,7 +202,7 @@ static char *cli_all(int port, const char *args, char *out, size_t len) {
 }
 
 /* calls=N of one command in INFO commandstats */
-static long long cmd_calls(int port, const char *cmd) {
+static inline long long cmd_calls(int port, const char *cmd) {
   char out[16384], key[64];
   cli_all(port, "INFO commandstats", out, sizeof out);
   snprintf(key, sizeof key, "cmdstat_%s:calls=", cmd);
@@ -210,10 +212,10 @@ static long long cmd_calls(int port, const char *cmd) {
 
 /* ---- the loop ---- */
 
-static void wake_cb(uv_timer_t *t) { (void)t; }
+static inline void wake_cb(uv_timer_t *t) { (void)t; }
 
 /* Runs the loop until *flag != 0 or ms pass. Returns *flag. */
-static int run_until(uv_loop_t *loop, volatile int *flag, int ms) {
+static inline int run_until(uv_loop_t *loop, volatile int *flag, int ms) {
   uv_timer_t wake;
   uv_timer_init(loop, &wake);
   uv_timer_start(&wake, wake_cb, 2, 2);
@@ -224,19 +226,19 @@ static int run_until(uv_loop_t *loop, volatile int *flag, int ms) {
   return *flag;
 }
 
-static void spin(uv_loop_t *loop, int ms) {
+static inline void spin(uv_loop_t *loop, int ms) {
   int never = 0;
   run_until(loop, &never, ms);
 }
 
 /* Runs the loop until nothing is left in it (every cache closed and freed), then closes
  * it: a handle left open fails the test. */
-static void finish_loop(uv_loop_t *loop) {
+static inline void finish_loop(uv_loop_t *loop) {
   for (int i = 0; i < 5000 && uv_run(loop, UV_RUN_NOWAIT) != 0; i++) usleep(1000);
   assert_int_equal(uv_loop_close(loop), 0);
 }
 
-static void config_for(dm_config *cfg, const char *seeds) {
+static inline void config_for(dm_config *cfg, const char *seeds) {
   dm_config_defaults(cfg);
   snprintf(cfg->cache_redis, sizeof cfg->cache_redis, "%s", seeds);
   cfg->cache_shards = 4;
@@ -244,7 +246,7 @@ static void config_for(dm_config *cfg, const char *seeds) {
   cfg->cache_lease_ms = 1000;
 }
 
-static dm_cache *open_cache(uv_loop_t *loop, const dm_config *cfg, const char *node) {
+static inline dm_cache *open_cache(uv_loop_t *loop, const dm_config *cfg, const char *node) {
   dm_cache *c = NULL;
   char err[256] = "";
   int rc = dm_cache_redis_open(&c, loop, cfg, node, err, sizeof err);
@@ -253,7 +255,7 @@ static dm_cache *open_cache(uv_loop_t *loop, const dm_config *cfg, const char *n
 }
 
 /* Waits until health() says ok; fails the test with its reason otherwise. */
-static void wait_healthy(uv_loop_t *loop, dm_cache *c, int ms) {
+static inline void wait_healthy(uv_loop_t *loop, dm_cache *c, int ms) {
   char why[256] = "";
   uint64_t end = uv_hrtime() + (uint64_t)ms * 1000000;
   while (!dm_cache_health(c, why, sizeof why)) {
@@ -268,13 +270,13 @@ typedef struct done_t {
   int done, status;
 } done_t;
 
-static void done_cb(void *arg, int status) {
+static inline void done_cb(void *arg, int status) {
   done_t *d = arg;
   d->done = 1;
   d->status = status;
 }
 
-static int append_batch(uv_loop_t *loop, dm_cache *c, const dm_batch *b) {
+static inline int append_batch(uv_loop_t *loop, dm_cache *c, const dm_batch *b) {
   done_t d = {0, 0};
   int rc = dm_cache_append(c, b, 0, done_cb, &d);
   if (rc < 0) return rc;
@@ -282,7 +284,7 @@ static int append_batch(uv_loop_t *loop, dm_cache *c, const dm_batch *b) {
   return d.status;
 }
 
-static int append_pts(uv_loop_t *loop, dm_cache *c, const char *name, const int64_t *t,
+static inline int append_pts(uv_loop_t *loop, dm_cache *c, const char *name, const int64_t *t,
                       const double *v, size_t n) {
   dm_batch b;
   dm_batch_init(&b);
@@ -292,7 +294,7 @@ static int append_pts(uv_loop_t *loop, dm_cache *c, const char *name, const int6
   return st;
 }
 
-static int append1(uv_loop_t *loop, dm_cache *c, const char *name, int64_t t, double v) {
+static inline int append1(uv_loop_t *loop, dm_cache *c, const char *name, int64_t t, double v) {
   return append_pts(loop, c, name, &t, &v, 1);
 }
 
@@ -302,7 +304,7 @@ typedef struct got_t {
   dm_point p[4096];
 } got_t;
 
-static void points_cb(void *arg, int status, const dm_point *p, size_t n) {
+static inline void points_cb(void *arg, int status, const dm_point *p, size_t n) {
   got_t *g = arg;
   g->done = 1;
   g->status = status;
@@ -311,7 +313,7 @@ static void points_cb(void *arg, int status, const dm_point *p, size_t n) {
   if (n) memcpy(g->p, p, n * sizeof *p);
 }
 
-static got_t *read_pts(uv_loop_t *loop, dm_cache *c, const char *name, int64_t from, int64_t until) {
+static inline got_t *read_pts(uv_loop_t *loop, dm_cache *c, const char *name, int64_t from, int64_t until) {
   static got_t g;
   memset(&g, 0, sizeof g);
   assert_int_equal(dm_cache_read(c, name, strlen(name), from, until, points_cb, &g), 0);
@@ -319,7 +321,7 @@ static got_t *read_pts(uv_loop_t *loop, dm_cache *c, const char *name, int64_t f
   return &g;
 }
 
-static got_t *latest(uv_loop_t *loop, dm_cache *c, const char *name) {
+static inline got_t *latest(uv_loop_t *loop, dm_cache *c, const char *name) {
   static got_t g;
   memset(&g, 0, sizeof g);
   assert_int_equal(dm_cache_latest(c, name, strlen(name), points_cb, &g), 0);
@@ -333,7 +335,7 @@ typedef struct snaps_t {
   size_t n;
 } snaps_t;
 
-static void snaps_cb(void *arg, int status, dm_window_snap *w, size_t n) {
+static inline void snaps_cb(void *arg, int status, dm_window_snap *w, size_t n) {
   snaps_t *s = arg;
   s->done = 1;
   s->status = status;
@@ -341,21 +343,21 @@ static void snaps_cb(void *arg, int status, dm_window_snap *w, size_t n) {
   s->n = n;
 }
 
-static snaps_t take(uv_loop_t *loop, dm_cache *c, int64_t close_before, size_t max) {
+static inline snaps_t take(uv_loop_t *loop, dm_cache *c, int64_t close_before, size_t max) {
   snaps_t s = {0, 0, NULL, 0};
   assert_int_equal(dm_cache_take_ready(c, close_before, max, snaps_cb, &s), 0);
   assert_true(run_until(loop, &s.done, 10000));
   return s;
 }
 
-static int release(uv_loop_t *loop, dm_cache *c, dm_window_snap *w, size_t n, int status) {
+static inline int release(uv_loop_t *loop, dm_cache *c, dm_window_snap *w, size_t n, int status) {
   done_t d = {0, 0};
   assert_int_equal(dm_cache_release(c, w, n, status, done_cb, &d), 0);
   assert_true(run_until(loop, &d.done, 10000));
   return d.status;
 }
 
-static const dm_window_snap *find_snap(const snaps_t *s, const char *name, int64_t start) {
+static inline const dm_window_snap *find_snap(const snaps_t *s, const char *name, int64_t start) {
   for (size_t i = 0; i < s->n; i++)
     if (s->w[i].start == start && s->w[i].series_len == strlen(name) &&
         memcmp(s->w[i].series, name, s->w[i].series_len) == 0)
@@ -363,7 +365,7 @@ static const dm_window_snap *find_snap(const snaps_t *s, const char *name, int64
   return NULL;
 }
 
-static int64_t shard_of(const char *name, int64_t shards) {
+static inline int64_t shard_of(const char *name, int64_t shards) {
   return (int64_t)(dm_name_hash(name, strlen(name)) % (uint64_t)shards);
 }
 
