@@ -1,5 +1,7 @@
 /* aws_int.h — what the files of the remote HTTP client share (private to src/aws/):
- *   client.c    the essay; open/send/close, curl multi on libuv, slots, retries, delivery
+ *   client.c    the essay; open/send/close, slots, retries, delivery
+ *   uvcurl.c    curl multi on libuv: a uv_poll per socket, the timer, finished transfers
+ *   request.c   the copy of a request, its checks, the lists it moves between
  *   try.c       one try of a request: the easy handle, headers, signing, reply capture
  *   classify.c  the default classifier, transport errors, the retry rule
  *   metrics.c   the client's metric series and the per-backend in-flight gauge
@@ -102,6 +104,30 @@ struct dm_aws {
   int closing; /* dm_aws_close was called */
 };
 
+/* ---- request.c ----------------------------------------------------------------------- */
+
+int aws_req_check(const dm_aws_req *q); /* 0 or DM_EINVAL */
+aws_req *aws_req_new(dm_aws *a, const dm_aws_req *q, dm_aws_cb cb, void *arg); /* NULL: OOM */
+void aws_req_free(aws_req *r);
+void aws_list_push_back(req_list *l, aws_req *r);
+void aws_list_push_front(req_list *l, aws_req *r);
+void aws_list_insert_before(req_list *l, aws_req *at, aws_req *r); /* at NULL: at the end */
+void aws_list_remove(req_list *l, aws_req *r);
+aws_req *aws_list_pop_front(req_list *l);
+
+/* ---- uvcurl.c ------------------------------------------------------------------------ */
+
+void aws_uv_attach(dm_aws *a);     /* the socket and timer callbacks on a->multi */
+void aws_socks_unwatch(dm_aws *a); /* stops every uv_poll (before curl closes the fds) */
+void aws_socks_close(dm_aws *a);   /* closes the uv_polls left after curl_multi_cleanup */
+
+/* ---- client.c ------------------------------------------------------------------------ */
+
+/* One try of r ended with curl's result res (r is on the in-flight list): judge it, retry
+ * or deliver. */
+void aws_try_done(dm_aws *a, aws_req *r, CURLcode res);
+void aws_handle_gone(dm_aws *a); /* a uv handle of a finished closing; frees a at the last */
+
 /* ---- try.c --------------------------------------------------------------------------- */
 
 /* Builds the try's easy handle (a pooled one when there is one), signs with the current
@@ -110,6 +136,9 @@ int aws_try_start(dm_aws *a, aws_req *r);
 /* Takes the easy handle of a finished or abandoned try off the multi handle and back to the
  * pool (or frees it); clears the try's buffers unless keep_reply. */
 void aws_try_end(dm_aws *a, aws_req *r, int keep_reply);
+/* curl's message for a failed try into r->errbuf, with the system's reason when curl has
+ * one ("...: Connection refused" rather than "...: Couldn't connect to server"). */
+void aws_try_explain(aws_req *r, CURLcode res);
 /* The response headers of the current try into out (at most max); returns the count. */
 size_t aws_reply_headers(const aws_req *r, dm_aws_header *out, size_t max);
 

@@ -45,126 +45,6 @@
 #include "diamond/backoff.h"
 #include "diamond/error.h"
 #include "diamond/log.h"
-#include "diamond/sigv4.h"
-
-/* ---- lists --------------------------------------------------------------------------- */
-
-static void list_push_back(req_list *l, aws_req *r) {
-  r->next = NULL;
-  r->prev = l->tail;
-  if (l->tail) l->tail->next = r;
-  else l->head = r;
-  l->tail = r;
-  l->n++;
-}
-
-static void list_push_front(req_list *l, aws_req *r) {
-  r->prev = NULL;
-  r->next = l->head;
-  if (l->head) l->head->prev = r;
-  else l->tail = r;
-  l->head = r;
-  l->n++;
-}
-
-static void list_insert_before(req_list *l, aws_req *at, aws_req *r) {
-  if (at == NULL) {
-    list_push_back(l, r);
-    return;
-  }
-  r->next = at;
-  r->prev = at->prev;
-  if (at->prev) at->prev->next = r;
-  else l->head = r;
-  at->prev = r;
-  l->n++;
-}
-
-static void list_remove(req_list *l, aws_req *r) {
-  if (r->prev) r->prev->next = r->next;
-  else l->head = r->next;
-  if (r->next) r->next->prev = r->prev;
-  else l->tail = r->prev;
-  r->prev = r->next = NULL;
-  l->n--;
-}
-
-static aws_req *list_pop_front(req_list *l) {
-  aws_req *r = l->head;
-  if (r != NULL) list_remove(l, r);
-  return r;
-}
-
-/* ---- requests ------------------------------------------------------------------------ */
-
-static int method_ok(const char *m) {
-  static const char *const ok[] = {"GET", "PUT", "POST", "DELETE", "HEAD", NULL};
-  for (const char *const *p = ok; *p; p++)
-    if (m != NULL && strcmp(m, *p) == 0) return 1;
-  return 0;
-}
-
-static int header_ok(const dm_aws_header *h) {
-  if (h->name == NULL || h->name[0] == '\0' || h->value == NULL) return 0;
-  for (const char *p = h->name; *p; p++)
-    if (*p == ':' || (unsigned char)*p <= ' ' || *p == 0x7f) return 0;
-  for (const char *p = h->value; *p; p++)
-    if (*p == '\r' || *p == '\n') return 0;
-  return 1;
-}
-
-static void req_free(aws_req *r) {
-  free(r->method);
-  free(r->path);
-  free(r->query);
-  free(r->headers);
-  dm_buf_free(&r->resp);
-  dm_buf_free(&r->hdrs);
-  free(r);
-}
-
-/* One allocation for the header array and its strings. */
-static dm_aws_header *copy_headers(const dm_aws_header *h, size_t n) {
-  size_t bytes = n * sizeof *h;
-  for (size_t i = 0; i < n; i++) bytes += strlen(h[i].name) + strlen(h[i].value) + 2;
-  dm_aws_header *out = malloc(bytes > 0 ? bytes : 1);
-  if (out == NULL) return NULL;
-  char *p = (char *)(out + n);
-  for (size_t i = 0; i < n; i++) {
-    size_t nl = strlen(h[i].name) + 1, vl = strlen(h[i].value) + 1;
-    out[i].name = memcpy(p, h[i].name, nl);
-    p += nl;
-    out[i].value = memcpy(p, h[i].value, vl);
-    p += vl;
-  }
-  return out;
-}
-
-static aws_req *req_new(dm_aws *a, const dm_aws_req *q, dm_aws_cb cb, void *arg) {
-  aws_req *r = calloc(1, sizeof *r);
-  if (r == NULL) return NULL;
-  r->a = a;
-  r->method = strdup(q->method);
-  r->path = strdup(q->path);
-  r->query = q->query != NULL ? strdup(q->query) : NULL;
-  r->headers = copy_headers(q->headers, q->nheaders);
-  if (r->method == NULL || r->path == NULL || (q->query != NULL && r->query == NULL) ||
-      r->headers == NULL) {
-    req_free(r);
-    return NULL;
-  }
-  r->nheaders = q->nheaders;
-  r->body = q->body;
-  r->len = q->len;
-  r->classify = q->classify;
-  r->op = aws_metrics_op(a, q->op);
-  r->cb = cb;
-  r->arg = arg;
-  dm_buf_init(&r->resp);
-  dm_buf_init(&r->hdrs);
-  dm_sigv4_sha256_hex(q->body, q->len, r->payload_hash);
-  return r;
-}
 
 /* ---- delivery ------------------------------------------------------------------------ */
 
@@ -212,7 +92,7 @@ static void deliver(dm_aws *a, aws_req *r, int status) {
   };
   r->cb(r->arg, status, &rep);
   free(h);
-  req_free(r);
+  aws_req_free(r);
 }
 
 /* ---- slots --------------------------------------------------------------------------- */
@@ -222,7 +102,7 @@ static int start_try(dm_aws *a, aws_req *r) {
   if (rc < 0) return rc;
   if (r->attempts++ == 0) r->first_ns = r->try_ns;
   r->state = R_INFLIGHT;
-  list_push_back(&a->inflight, r);
+  aws_list_push_back(&a->inflight, r);
   aws_metrics_inflight(a, 1);
   a->st.requests++;
   a->st.bytes_out += r->len;
@@ -234,7 +114,7 @@ static int start_try(dm_aws *a, aws_req *r) {
 /* Gives free slots to the queue, head first. */
 static void pump(dm_aws *a) {
   while (!a->closing && a->inflight.n < a->max_inflight && a->queue.head != NULL) {
-    aws_req *r = list_pop_front(&a->queue);
+    aws_req *r = aws_list_pop_front(&a->queue);
     int rc = start_try(a, r);
     if (rc < 0) {
       r->code = 0;
@@ -260,42 +140,22 @@ static void schedule_retry(dm_aws *a, aws_req *r) {
   aws_req *at = a->backoff.head;
   while (at != NULL && at->due_ms <= r->due_ms) at = at->next;
   r->state = R_BACKOFF;
-  list_insert_before(&a->backoff, at, r);
+  aws_list_insert_before(&a->backoff, at, r);
   arm_retry_timer(a);
 }
 
-/* curl's message for a failed try, with the system's reason when curl has one: "Failed to
- * connect to 127.0.0.1 port 9 after 0 ms: Connection refused" rather than "...: Couldn't
- * connect to server". */
-static void explain(aws_req *r, CURLcode res) {
-  static const char generic[] = ": Couldn't connect to server";
-  char *e = r->errbuf, msg[CURL_ERROR_SIZE];
-  if (e[0] == '\0') snprintf(e, CURL_ERROR_SIZE, "%s", curl_easy_strerror(res));
-  long os = 0;
-  curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os);
-  const char *why = os != 0 ? strerror((int)os) : NULL;
-  if (why == NULL || strstr(e, why) != NULL) return;
-  size_t n = strlen(e), g = sizeof generic - 1;
-  int k;
-  if (n >= g && strcmp(e + n - g, generic) == 0)
-    k = snprintf(msg, sizeof msg, "%.*s: %s", (int)(n - g), e, why);
-  else
-    k = snprintf(msg, sizeof msg, "%s (%s)", e, why);
-  if (k > 0) memcpy(e, msg, sizeof msg);
-}
-
 /* One try of r ended (curl's result res); r is still on the in-flight list. */
-static void finish_try(dm_aws *a, aws_req *r, CURLcode res) {
+void aws_try_done(dm_aws *a, aws_req *r, CURLcode res) {
   long code = 0;
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &code);
   r->code = res == CURLE_OK ? code : 0;
   r->curl_code = (int)res;
-  if (res != CURLE_OK) explain(r, res);
+  if (res != CURLE_OK) aws_try_explain(r, res);
   dm_histogram_observe(a->m.seconds, (double)(uv_hrtime() - r->try_ns) / 1e9);
   a->st.bytes_in += r->resp.len;
   dm_counter_add(a->m.bytes_in, r->resp.len);
   aws_try_end(a, r, 1);
-  list_remove(&a->inflight, r);
+  aws_list_remove(&a->inflight, r);
   aws_metrics_inflight(a, -1);
 
   dm_aws_verdict v;
@@ -324,101 +184,6 @@ static void finish_try(dm_aws *a, aws_req *r, CURLcode res) {
   deliver(a, r, status);
 }
 
-static void check_done(dm_aws *a) {
-  CURLMsg *m;
-  int left;
-  while (!a->closing && (m = curl_multi_info_read(a->multi, &left)) != NULL) {
-    if (m->msg != CURLMSG_DONE) continue;
-    char *priv = NULL;
-    CURLcode res = m->data.result; /* m is invalid once the handle is removed */
-    curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
-    aws_req *r = (aws_req *)priv;
-    if (r != NULL) finish_try(a, r, res);
-  }
-}
-
-/* ---- curl on libuv ------------------------------------------------------------------- */
-
-static void handle_gone(dm_aws *a);
-
-static void poll_closed(uv_handle_t *h) {
-  sock_ctx *c = h->data;
-  dm_aws *a = c->a;
-  free(c);
-  handle_gone(a);
-}
-
-static void sock_close(dm_aws *a, sock_ctx *c) {
-  if (c->prev) c->prev->next = c->next;
-  else a->socks = c->next;
-  if (c->next) c->next->prev = c->prev;
-  uv_poll_stop(&c->poll);
-  uv_close((uv_handle_t *)&c->poll, poll_closed);
-}
-
-static void on_poll(uv_poll_t *h, int status, int events) {
-  sock_ctx *c = h->data;
-  dm_aws *a = c->a;
-  int flags = 0, running;
-  if (status < 0) {
-    flags = CURL_CSELECT_ERR;
-  } else {
-    if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
-    if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
-  }
-  curl_multi_socket_action(a->multi, c->fd, flags, &running);
-  check_done(a);
-}
-
-static int on_socket(CURL *e, curl_socket_t s, int what, void *userp, void *socketp) {
-  (void)e;
-  dm_aws *a = userp;
-  sock_ctx *c = socketp;
-  if (what == CURL_POLL_REMOVE) {
-    if (c != NULL) {
-      if (a->multi != NULL) curl_multi_assign(a->multi, s, NULL);
-      sock_close(a, c);
-    }
-    return 0;
-  }
-  if (c == NULL) {
-    c = calloc(1, sizeof *c);
-    if (c == NULL) return -1;
-    if (uv_poll_init_socket(a->loop, &c->poll, s) < 0) {
-      free(c);
-      return -1;
-    }
-    c->poll.data = c;
-    c->a = a;
-    c->fd = s;
-    c->next = a->socks;
-    if (a->socks) a->socks->prev = c;
-    a->socks = c;
-    a->open_handles++;
-    curl_multi_assign(a->multi, s, c);
-  }
-  int ev = 0;
-  if (what & CURL_POLL_IN) ev |= UV_READABLE;
-  if (what & CURL_POLL_OUT) ev |= UV_WRITABLE;
-  uv_poll_start(&c->poll, ev, on_poll);
-  return 0;
-}
-
-static void on_curl_timeout(uv_timer_t *t) {
-  dm_aws *a = t->data;
-  int running;
-  curl_multi_socket_action(a->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-  check_done(a);
-}
-
-static int on_curl_timer(CURLM *m, long timeout_ms, void *userp) {
-  (void)m;
-  dm_aws *a = userp;
-  if (timeout_ms < 0) uv_timer_stop(&a->curl_timer);
-  else uv_timer_start(&a->curl_timer, on_curl_timeout, (uint64_t)timeout_ms, 0);
-  return 0;
-}
-
 /* ---- retries and close --------------------------------------------------------------- */
 
 static void free_client(dm_aws *a) {
@@ -434,28 +199,28 @@ static void free_client(dm_aws *a) {
   free(a);
 }
 
-static void handle_gone(dm_aws *a) {
+void aws_handle_gone(dm_aws *a) {
   if (--a->open_handles == 0) free_client(a);
 }
 
-static void on_handle_closed(uv_handle_t *h) { handle_gone(h->data); }
+static void on_handle_closed(uv_handle_t *h) { aws_handle_gone(h->data); }
 
 /* After close: the ECLOSED callbacks, then curl and the uv handles go. */
 static void teardown(dm_aws *a) {
   aws_req *r;
-  while ((r = list_pop_front(&a->dying)) != NULL) {
+  while ((r = aws_list_pop_front(&a->dying)) != NULL) {
     r->code = 0; /* nothing of an earlier try is handed on */
     r->resp.len = r->hdrs.len = 0;
     r->errbuf[0] = r->error_type[0] = '\0';
     deliver(a, r, DM_ECLOSED);
   }
-  for (sock_ctx *c = a->socks; c != NULL; c = c->next) uv_poll_stop(&c->poll);
+  aws_socks_unwatch(a);
   CURLM *m = a->multi;
   curl_multi_cleanup(m); /* may report CURL_POLL_REMOVE for cached connections */
   a->multi = NULL;
   for (size_t i = 0; i < a->npool; i++) curl_easy_cleanup(a->pool[i]);
   a->npool = 0;
-  while (a->socks != NULL) sock_close(a, a->socks);
+  aws_socks_close(a);
   uv_close((uv_handle_t *)&a->curl_timer, on_handle_closed);
   uv_close((uv_handle_t *)&a->retry_timer, on_handle_closed);
 }
@@ -469,11 +234,11 @@ static void on_retry_timer(uv_timer_t *t) {
   uint64_t now = uv_now(a->loop);
   aws_req *last_due = NULL;
   while (a->backoff.head != NULL && a->backoff.head->due_ms <= now) {
-    aws_req *r = list_pop_front(&a->backoff);
+    aws_req *r = aws_list_pop_front(&a->backoff);
     r->state = R_QUEUED;
-    if (last_due == NULL) list_push_front(&a->queue, r); /* retries first, in due order */
-    else if (last_due->next == NULL) list_push_back(&a->queue, r);
-    else list_insert_before(&a->queue, last_due->next, r);
+    if (last_due == NULL) aws_list_push_front(&a->queue, r); /* retries first, in due order */
+    else if (last_due->next == NULL) aws_list_push_back(&a->queue, r);
+    else aws_list_insert_before(&a->queue, last_due->next, r);
     last_due = r;
   }
   arm_retry_timer(a);
@@ -484,19 +249,19 @@ void dm_aws_close(dm_aws *a) {
   if (a == NULL || a->closing) return;
   a->closing = 1;
   aws_req *r;
-  while ((r = list_pop_front(&a->inflight)) != NULL) {
+  while ((r = aws_list_pop_front(&a->inflight)) != NULL) {
     aws_try_end(a, r, 0);
     aws_metrics_inflight(a, -1);
     r->code = 0;
     r->errbuf[0] = '\0';
     r->state = R_DYING;
-    list_push_back(&a->dying, r);
+    aws_list_push_back(&a->dying, r);
   }
   req_list *lists[] = {&a->queue, &a->backoff};
   for (size_t i = 0; i < 2; i++) {
-    while ((r = list_pop_front(lists[i])) != NULL) {
+    while ((r = aws_list_pop_front(lists[i])) != NULL) {
       r->state = R_DYING;
-      list_push_back(&a->dying, r);
+      aws_list_push_back(&a->dying, r);
     }
   }
   uv_timer_stop(&a->curl_timer);
@@ -581,10 +346,7 @@ int dm_aws_open(dm_aws **out, uv_loop_t *loop, const dm_aws_opts *o, char *err,
     rc = DM_EIO;
     goto fail;
   }
-  curl_multi_setopt(a->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-  curl_multi_setopt(a->multi, CURLMOPT_SOCKETDATA, a);
-  curl_multi_setopt(a->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-  curl_multi_setopt(a->multi, CURLMOPT_TIMERDATA, a);
+  aws_uv_attach(a);
   curl_multi_setopt(a->multi, CURLMOPT_MAXCONNECTS, (long)a->max_inflight);
   uv_timer_init(loop, &a->curl_timer);
   uv_timer_init(loop, &a->retry_timer);
@@ -601,24 +363,20 @@ fail:
 int dm_aws_send(dm_aws *a, const dm_aws_req *q, dm_aws_cb cb, void *arg) {
   if (a == NULL || q == NULL || cb == NULL) return DM_EINVAL;
   if (a->closing) return DM_ECLOSED;
-  if (!method_ok(q->method) || q->path == NULL || q->path[0] != '/' ||
-      (q->body == NULL && q->len > 0) || (q->nheaders > 0 && q->headers == NULL))
-    return DM_EINVAL;
-  for (size_t i = 0; i < q->nheaders; i++)
-    if (!header_ok(&q->headers[i])) return DM_EINVAL;
+  if (aws_req_check(q) < 0) return DM_EINVAL;
   int now = a->inflight.n < a->max_inflight && a->queue.n == 0;
   if (!now && a->queue.n >= a->max_queue) return DM_EBUSY;
-  aws_req *r = req_new(a, q, cb, arg);
+  aws_req *r = aws_req_new(a, q, cb, arg);
   if (r == NULL) return DM_ENOMEM;
   if (now) {
     int rc = start_try(a, r);
     if (rc < 0) {
-      req_free(r);
+      aws_req_free(r);
       return rc;
     }
   } else {
     r->state = R_QUEUED;
-    list_push_back(&a->queue, r);
+    aws_list_push_back(&a->queue, r);
   }
   return 0;
 }

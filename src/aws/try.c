@@ -1,6 +1,6 @@
 /* try.c — one try of a request: an easy handle with the URL, the method and body, the
  * signed headers (signed again on every try: the date is part of the signature), and the
- * callbacks that capture the reply's body and headers.
+ * callbacks that capture the reply's body and headers, and the words for a try that failed.
  *
  * Signed and sent on every request: Host (set by us, so the signed value is the sent one),
  * X-Amz-Date, X-Amz-Content-Sha256 (the body's real hash; S3 wants it), the caller's
@@ -8,6 +8,7 @@
  * switched off: "Expect: 100-continue" (an extra round trip per large PUT) and the form
  * Content-Type curl adds to a POST body.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -220,4 +221,24 @@ void aws_try_end(dm_aws *a, aws_req *r, int keep_reply) {
     r->resp.len = 0;
     r->hdrs.len = 0;
   }
+}
+
+/* curl's message for a failed try, with the system's reason when curl has one: "Failed to
+ * connect to 127.0.0.1 port 9 after 0 ms: Connection refused" rather than "...: Couldn't
+ * connect to server". */
+void aws_try_explain(aws_req *r, CURLcode res) {
+  static const char generic[] = ": Couldn't connect to server";
+  char *e = r->errbuf, msg[CURL_ERROR_SIZE];
+  if (e[0] == '\0') snprintf(e, CURL_ERROR_SIZE, "%s", curl_easy_strerror(res));
+  long os = 0;
+  curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os);
+  const char *why = os != 0 ? strerror((int)os) : NULL;
+  if (why == NULL || strstr(e, why) != NULL) return;
+  size_t n = strlen(e), g = sizeof generic - 1;
+  int k;
+  if (n >= g && strcmp(e + n - g, generic) == 0)
+    k = snprintf(msg, sizeof msg, "%.*s: %s", (int)(n - g), e, why);
+  else
+    k = snprintf(msg, sizeof msg, "%s (%s)", e, why);
+  if (k > 0) memcpy(e, msg, sizeof msg);
 }
