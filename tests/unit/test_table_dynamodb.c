@@ -211,8 +211,9 @@ static void test_conflict(void **state) {
   assert_int_equal(rx.status, 0);
   assert_int_equal(ry.status, 0);
   uint64_t conflicts = counter("diamond_table_conflicts_total", "") - before;
+  /* how often they collide depends on timing (1 to 4 of 50 here); test_table_dynamodb_fault
+   * makes a conflict happen for sure */
   fprintf(stderr, "conflicts: %llu of %d racing merges\n", (unsigned long long)conflicts, N);
-  assert_true(conflicts >= 1);
   dm_point want[] = {{0, 1}, {60, 2}, {120, 3}};
   for (int i = 0; i < N; i++) expect_points(f, nm[i], 0, want, 3);
   dm_table_close(g);

@@ -10,17 +10,23 @@
 
 #include <cmocka.h>
 
+#include "../../src/table/dynamodb_int.h"
 #include "test_aws_server.h"
 #include "test_table_fx.h"
 #include "diamond/metrics.h"
 
 typedef struct script {
   int mode;
-  int batches, updates, puts;
+  int batches, updates, puts, gets;
+  char stored[512]; /* GetItem's answer, %d = ver */
+  dm_buf last_put;
   int items_in_batch[32];
 } script;
 
-enum { M_UNPROCESSED_ONCE, M_UNPROCESSED_ALWAYS, M_THROTTLE, M_VALIDATION, M_MISSING };
+enum {
+  M_UNPROCESSED_ONCE, M_UNPROCESSED_ALWAYS, M_THROTTLE, M_VALIDATION, M_MISSING, M_CONFLICT,
+  M_CONFLICT_ALWAYS
+};
 
 static script sc;
 
@@ -45,8 +51,20 @@ static action handler(srv *s, const char *head, const char *body, size_t blen) {
     sc.updates++;
     return reply(200, "{\"ConsumedCapacity\":{\"TableName\":\"t\",\"CapacityUnits\":1}}");
   }
+  static char got[1024];
+  static const char ccf[] = "{\"__type\":\"com.amazonaws.dynamodb.v20120810#"
+                            "ConditionalCheckFailedException\",\"message\":\"The conditional "
+                            "request failed\"}";
+  if (strstr(head, "DynamoDB_20120810.GetItem")) {
+    snprintf(got, sizeof got, sc.stored, 3 + sc.gets++);
+    return reply(200, got);
+  }
   if (strstr(head, "DynamoDB_20120810.PutItem")) {
     sc.puts++;
+    sc.last_put.len = 0;
+    dm_buf_add(&sc.last_put, body, blen);
+    if (sc.mode == M_CONFLICT_ALWAYS || (sc.mode == M_CONFLICT && sc.puts == 1))
+      return reply(400, ccf);
     if (memmem(body, blen, "{\"pk\":{\"S\":\"bad\"}", 17))
       return reply(400, "{\"__type\":\"com.amazon.coral.validate#ValidationException\","
                                    "\"message\":\"Item size has exceeded the maximum allowed size\"}");
@@ -72,6 +90,9 @@ static action handler(srv *s, const char *head, const char *body, size_t blen) {
       return reply(400, "{\"__type\":\"com.amazon.coral.validate#ValidationException\","
                                    "\"message\":\"Item size has exceeded the maximum allowed size\"}");
     return reply(200, "{}");
+  case M_CONFLICT:
+  case M_CONFLICT_ALWAYS:
+    return reply(200, "{}"); /* the index items */
   default:
     return reply(400, "{\"__type\":\"com.amazonaws.dynamodb.v20120810#"
                                  "ResourceNotFoundException\",\"message\":\"Requested resource not found\"}");
@@ -117,6 +138,7 @@ static int teardown(void **state) {
   dm_table_close(x->f.t);
   srv_stop(&x->s);
   uv_run(&x->f.loop, UV_RUN_DEFAULT);
+  dm_buf_free(&sc.last_put);
   assert_int_equal(uv_loop_close(&x->f.loop), 0);
   free(x);
   return 0;
@@ -190,6 +212,48 @@ static void test_validation_quarantines_one(void **state) {
   free_items(in, 2);
 }
 
+/* A merge that loses the race on ver reads again and conditions on the new version. */
+static void test_conflict_reread(void **state) {
+  ffx *x = *state;
+  dm_point old[] = {{0, 1}}, nw[] = {{60, 2}};
+  uint32_t len;
+  uint8_t *c = mk_chunk_pts(old, 1, &len);
+  dm_buf b;
+  dm_buf_init(&b);
+  ddb_b64_add(&b, c, len);
+  snprintf(sc.stored, sizeof sc.stored,
+           "{\"Item\":{\"pk\":{\"S\":\"s\"},\"sk\":{\"N\":\"0\"},\"v\":{\"B\":\"%s\"},"
+           "\"n\":{\"N\":\"1\"},\"ver\":{\"N\":\"%%d\"}}}", b.p);
+  dm_buf_free(&b);
+  free(c);
+  dm_item it = {.series = "s", .series_len = 1, .start = 0, .count = 1};
+  it.chunk = mk_chunk_pts(nw, 1, &it.chunk_len);
+  uint64_t k0 = dm_counter_get(dm_metric_counter("diamond_table_conflicts_total", "", "t"));
+  for (int mode = M_CONFLICT; mode <= M_CONFLICT_ALWAYS; mode++) {
+    sc.mode = mode;
+    sc.gets = sc.puts = 0;
+    res r = {0};
+    assert_int_equal(dm_table_put(x->f.t, &it, 1, done_cb, &r), 0);
+    run_until(&x->f, &r);
+    if (mode == M_CONFLICT) {
+      assert_int_equal(r.status, 0);
+      assert_int_equal(sc.gets, 2);
+      assert_int_equal(sc.puts, 2);
+      /* the second try conditions on ver 4 (read again) and writes ver 5 */
+      assert_non_null(strstr(sc.last_put.p, "\"ConditionExpression\":\"ver = :v\""));
+      assert_non_null(strstr(sc.last_put.p, "\":v\":{\"N\":\"4\"}"));
+      assert_non_null(strstr(sc.last_put.p, "\"ver\":{\"N\":\"5\"}"));
+      assert_non_null(strstr(sc.last_put.p, "\"n\":{\"N\":\"2\"}")); /* both points */
+    } else {
+      assert_int_equal(r.status, DM_ECONFLICT);
+      assert_int_equal(sc.puts, 8);
+    }
+  }
+  assert_int_equal(dm_counter_get(dm_metric_counter("diamond_table_conflicts_total", "", "t")) - k0,
+                   1 + 8);
+  free((void *)it.chunk);
+}
+
 static void test_missing_table_fails(void **state) {
   ffx *x = *state;
   sc.mode = M_MISSING;
@@ -206,6 +270,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_throttled_then_ok, setup, teardown),
       cmocka_unit_test_setup_teardown(test_validation_quarantines_one, setup, teardown),
       cmocka_unit_test_setup_teardown(test_missing_table_fails, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_conflict_reread, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
