@@ -387,6 +387,44 @@ static void test_capacity_and_requests(void **state) {
   free_items(in, S * 2);
 }
 
+/* A flush-sized put: 4000 windows of 1000 series blind, then 1000 of them merged. */
+static void test_big_put(void **state) {
+  fx *f = *state;
+  enum { S = 1000, W = 4 };
+  char (*nm)[16] = calloc(S, 16);
+  dm_item *in = calloc(S * W, sizeof *in);
+  int64_t today = dm_floor(dm_now(), DAY);
+  for (int s = 0; s < S; s++) {
+    snprintf(nm[s], 16, "big.%04d", s);
+    for (int w = 0; w < W; w++) {
+      in[s * W + w] = mk_item(nm[s], today + w * WINDOW, 60, s);
+      in[s * W + w].known_new = 1;
+    }
+  }
+  uint64_t t0 = dm_mono_ns();
+  put_ok(f, in, S * W);
+  double blind_ms = (double)(dm_mono_ns() - t0) / 1e6;
+  for (int i = 0; i < S; i++) in[i].known_new = 0; /* S / W series, every window merged */
+  t0 = dm_mono_ns();
+  put_ok(f, in, S);
+  double merge_ms = (double)(dm_mono_ns() - t0) / 1e6;
+  fprintf(stderr, "%d windows blind (+%d index items): %.0f ms; %d merged: %.0f ms\n", S * W,
+          2 * S, blind_ms, S, merge_ms);
+  dm_table_stats st;
+  dm_table_stats_get(f->t, &st);
+  assert_int_equal(st.items_written, S * W + S);
+  assert_int_equal(st.items_merged, S);
+  res r = names(f);
+  assert_int_equal(r.n, S);
+  res_free(&r);
+  r = query(f, nm[S - 1], today, today + DAY);
+  assert_int_equal(r.n, W);
+  res_free(&r);
+  free_items(in, S * W);
+  free(in);
+  free(nm);
+}
+
 static void test_quarantine(void **state) {
   fx *f = *state;
   uint64_t q0 = counter("diamond_table_quarantined_total", "");
@@ -472,6 +510,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_expired_ignored, ddb_setup, ddb_teardown),
       cmocka_unit_test_setup_teardown(test_last, ddb_setup, ddb_teardown),
       cmocka_unit_test_setup_teardown(test_capacity_and_requests, ddb_setup, ddb_teardown),
+      cmocka_unit_test_setup_teardown(test_big_put, ddb_setup, ddb_teardown),
       cmocka_unit_test_setup_teardown(test_quarantine, ddb_setup, ddb_teardown),
       cmocka_unit_test_setup_teardown(test_probe_missing_and_closed, ddb_setup, ddb_teardown),
       cmocka_unit_test_setup_teardown(test_bad_args_and_close, ddb_setup, ddb_teardown),
