@@ -66,10 +66,11 @@ rc_node *dm_rcn_new(dm_rc *c, const char *host, int port) {
   return n;
 }
 
-/* "Connection refused" -> "connection refused" */
+/* "Connection refused" -> "connection refused" (but "AUTH: ..." stays) */
 static void set_why(rc_node *n, const char *why) {
   snprintf(n->why, sizeof n->why, "%s", why);
-  n->why[0] = (char)tolower((unsigned char)n->why[0]);
+  if (isupper((unsigned char)n->why[0]) && islower((unsigned char)n->why[1]))
+    n->why[0] = (char)tolower((unsigned char)n->why[0]);
 }
 
 static const char *ac_error(const redisAsyncContext *ac) {
@@ -283,6 +284,7 @@ static void start_connect(rc_node *n) {
 }
 
 static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
+  struct addrinfo *all = res;
   gai_req *g = (gai_req *)req;
   rc_node *n = g->n;
   dm_rc *c = n->rc;
@@ -294,6 +296,13 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
       snprintf(why, sizeof why, "resolve %s: %s", n->host, uv_strerror(status < 0 ? status : UV_EAI_NONAME));
       dm_rcn_fail(n, why);
     } else {
+      /* an IPv4 address first: "localhost" often lists ::1 first, and a Redis bound to
+       * 127.0.0.1 (the default) would refuse it */
+      for (struct addrinfo *x = res; x != NULL; x = x->ai_next)
+        if (x->ai_family == AF_INET) {
+          res = x;
+          break;
+        }
       const void *a = res->ai_family == AF_INET6
                           ? (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr
                           : (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr;
@@ -303,7 +312,7 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
         start_connect(n);
     }
   }
-  if (res != NULL) uv_freeaddrinfo(res);
+  if (all != NULL) uv_freeaddrinfo(all);
   dm_rc_unref(c);
 }
 

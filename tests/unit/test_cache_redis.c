@@ -499,6 +499,23 @@ static void test_round_trips(void **state) {
   dm_batch_free(&b);
   got_t *g = read_pts(&e->loop, c, "rt.7", 0, INT64_MAX);
   assert_int_equal(g->n, 20);
+  /* a big batch (the default limits.max_points): 100k points, 10k series */
+  dm_batch_init(&b);
+  for (int i = 0; i < 10000; i++) {
+    snprintf(name, sizeof name, "big.%d.metric", i);
+    assert_int_equal(dm_batch_add(&b, name, strlen(name), T0, i), 0);
+    for (int k = 1; k < 10; k++) assert_int_equal(dm_batch_add_same(&b, b.n - 1, T0 + k * 60, k), 0);
+  }
+  dm_rc_stats_get(dm_cache_redis_client(c), &r0);
+  uint64_t t0 = uv_hrtime();
+  assert_int_equal(append_batch(&e->loop, c, &b), 0);
+  double secs = (double)(uv_hrtime() - t0) / 1e9;
+  dm_rc_stats_get(dm_cache_redis_client(c), &r1);
+  assert_int_equal(r1.replies - r0.replies, 20000 + 4);
+  print_message("100k points / 10k series in one batch: %.0f ms (%.2f M points/s), %llu socket "
+                "writes\n", secs * 1e3, 0.1 / secs, (unsigned long long)(r1.writes - r0.writes));
+  assert_true(secs < 5);
+  dm_batch_free(&b);
   dm_cache_close(c);
   finish_loop(&e->loop);
 }
@@ -593,6 +610,56 @@ static void test_probe_and_refused(void **state) {
   finish_loop(&e->loop);
 }
 
+static void test_auth(void **state) {
+  (void)state;
+  fx_password = "s3cret";
+  env *e = env_new();
+  fx_password = NULL;
+  snprintf(e->cfg.cache_redis_password, sizeof e->cfg.cache_redis_password, "s3cret");
+  dm_cache *c = up(e, "n1");
+  assert_int_equal(append1(&e->loop, c, "p", T0, 1), 0);
+  assert_int_equal(read_pts(&e->loop, c, "p", 0, INT64_MAX)->n, 1);
+  dm_cache_close(c);
+  snprintf(e->cfg.cache_redis_password, sizeof e->cfg.cache_redis_password, "wrong");
+  dm_cache *x = open_cache(&e->loop, &e->cfg, "n2");
+  assert_int_equal(append1(&e->loop, x, "p", T0, 1), DM_EBUSY);
+  char why[256];
+  assert_int_equal(dm_cache_health(x, why, sizeof why), 0);
+  if (strstr(why, "AUTH: WRONGPASS") == NULL) fail_msg("health: %s", why);
+  dm_cache_close(x);
+  finish_loop(&e->loop);
+}
+
+/* The server forgot the scripts (SCRIPT FLUSH): NOSCRIPT is answered with EVAL. */
+static void test_noscript(void **state) {
+  (void)state;
+  env *e = env_new();
+  dm_cache *c = up(e, "n1");
+  char out[64];
+  assert_string_equal(cli(e->srv->port, "SCRIPT FLUSH", out, sizeof out), "OK");
+  long long ev0 = cmd_calls(e->srv->port, "eval");
+  assert_int_equal(append1(&e->loop, c, "ns", T0, 1), 0);
+  assert_int_equal(read_pts(&e->loop, c, "ns", 0, INT64_MAX)->n, 1);
+  assert_int_equal(cmd_calls(e->srv->port, "eval") - ev0, 2); /* the shard script, the read */
+  snaps_t s = take(&e->loop, c, INT64_MAX, 10);
+  assert_int_equal(s.n, 1);
+  assert_int_equal(release(&e->loop, c, s.w, s.n, 0), 0);
+  assert_int_equal(nkeys(e->srv->port, "dm:w:*"), 0);
+  dm_cache_close(c);
+  finish_loop(&e->loop);
+}
+
+/* A seed given by host name is resolved off the loop (uv_getaddrinfo). */
+static void test_host_name_seed(void **state) {
+  (void)state;
+  env *e = env_new();
+  snprintf(e->cfg.cache_redis, sizeof e->cfg.cache_redis, "localhost:%d", e->srv->port);
+  dm_cache *c = up(e, "n1");
+  assert_int_equal(append1(&e->loop, c, "h", T0, 1), 0);
+  dm_cache_close(c);
+  finish_loop(&e->loop);
+}
+
 /* close() with calls in flight: each still calls back, then everything is freed. */
 static void test_close_in_flight(void **state) {
   (void)state;
@@ -609,7 +676,12 @@ static void test_close_in_flight(void **state) {
   memset(&g, 0, sizeof g);
   assert_int_equal(dm_cache_append(c, &b, 0, done_cb, &d1), 0);
   assert_int_equal(dm_cache_read(c, "z", 1, 0, INT64_MAX, points_cb, &g), 0);
+  snaps_t s2 = {0, 0, NULL, 0};
+  assert_int_equal(dm_cache_take_ready(c, INT64_MAX, 10, snaps_cb, &s2), 0);
   dm_cache_close(c);
+  assert_true(s2.done);
+  assert_int_equal(s2.status, DM_ECLOSED);
+  assert_int_equal(dm_cache_append(c, &b, 0, done_cb, &d1), DM_ECLOSED); /* refused */
   assert_true(d1.done);
   assert_int_equal(d1.status, DM_ECLOSED);
   assert_true(g.done);
@@ -633,6 +705,9 @@ int main(void) {
       cmocka_unit_test_teardown(test_redis_down_and_back, teardown),
       cmocka_unit_test_teardown(test_timeout, teardown),
       cmocka_unit_test_teardown(test_probe_and_refused, teardown),
+      cmocka_unit_test_teardown(test_auth, teardown),
+      cmocka_unit_test_teardown(test_noscript, teardown),
+      cmocka_unit_test_teardown(test_host_name_seed, teardown),
       cmocka_unit_test_teardown(test_close_in_flight, teardown),
   };
   return cmocka_run_group_tests(tests, fx_setup, fx_teardown);

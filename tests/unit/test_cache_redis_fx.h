@@ -38,6 +38,7 @@ typedef struct server {
 
 static server servers[MAX_SERVERS];
 static char fx_dir[256];
+static const char *fx_password; /* non-NULL: the next server started requires it */
 
 static inline void kill_server(server *s) {
   if (s->pid > 0) {
@@ -84,7 +85,7 @@ static inline int ping(int port) {
   char buf[16];
   if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0 && write(fd, "PING\r\n", 6) == 6 &&
       read(fd, buf, sizeof buf) > 0)
-    ok = buf[0] == '+';
+    ok = buf[0] == '+' || buf[0] == '-'; /* -NOAUTH: up, wants a password */
   close(fd);
   return ok;
 }
@@ -111,6 +112,10 @@ static inline server *start_server_on(int slot, int port, int cluster) {
       execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--dir", fx_dir, "--cluster-enabled",
              "yes", "--cluster-config-file", conf, "--cluster-node-timeout", "2000", (char *)NULL);
+    else if (fx_password)
+      execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", fx_dir, "--requirepass",
+             fx_password, (char *)NULL);
     else
       execlp("redis-server", "redis-server", "--port", p, "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--dir", fx_dir, (char *)NULL);
