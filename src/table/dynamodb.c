@@ -54,6 +54,7 @@
 #include <string.h>
 
 #include "diamond/error.h"
+#include "diamond/gorilla.h"
 #include "diamond/log.h"
 #include "diamond/timefmt.h"
 #include "dynamodb_int.h"
@@ -97,7 +98,7 @@ static int add_items(rjob *j, yajl_val root) {
   for (size_t i = 0; i < items->u.array.len; i++) {
     if (j->last && j->n > 0) break;
     yajl_val v = items->u.array.values[i];
-    int64_t sk, ttl = INT64_MAX, count = 0;
+    int64_t sk, ttl = INT64_MAX;
     const char *b64 = ddb_attr(v, "v", "B");
     if (ddb_attr_i64(v, "sk", &sk) < 0 || b64 == NULL) return DM_ECORRUPT;
     (void)ddb_attr_i64(v, "ttl", &ttl);
@@ -106,8 +107,13 @@ static int add_items(rjob *j, yajl_val root) {
     if (dm_buf_reserve(&j->bytes, blen / 4 * 3 + 1) < 0) return DM_ENOMEM;
     int len = ddb_b64_decode(b64, blen, (uint8_t *)j->bytes.p + off);
     if (len < 0) return DM_ECORRUPT;
+    size_t count;
+    if (dm_chunk_info((const uint8_t *)j->bytes.p + off, (size_t)len, &count, NULL) < 0) {
+      dm_log_error("table_read", "err=\"corrupt chunk\" series=%s start=%lld", j->series,
+                   (long long)sk);
+      return DM_ECORRUPT;
+    }
     j->bytes.len += (size_t)len;
-    (void)ddb_attr_i64(v, "n", &count);
     dm_item it = {.series_len = (uint32_t)j->len, .start = sk,
                   .chunk = (const uint8_t *)(uintptr_t)off, .chunk_len = (uint32_t)len,
                   .count = (uint32_t)count};
