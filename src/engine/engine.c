@@ -17,6 +17,7 @@
  */
 #include <assert.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -478,7 +479,23 @@ int dm_engine_age(dm_engine *e, dm_done_cb cb, void *arg) {
   return dm_ager_run(e, cb, arg);
 }
 
+/* Appends one reason to why ("a; b"). */
+static void add_reason(char *why, size_t len, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void add_reason(char *why, size_t len, size_t *used, const char *fmt, ...) {
+  if (*used + 3 >= len) return;
+  if (*used > 0) *used += (size_t)snprintf(why + *used, len - *used, "; ");
+  if (*used >= len) return;
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(why + *used, len - *used, fmt, ap);
+  va_end(ap);
+  if (n > 0) *used += (size_t)n < len - *used ? (size_t)n : len - *used - 1;
+}
+
 int dm_engine_ready(dm_engine *e, char *why, size_t len) {
+  size_t used = 0;
+  why[0] = '\0';
   if (e->closing) {
     snprintf(why, len, "shutting down");
     return 0;
@@ -486,44 +503,32 @@ int dm_engine_ready(dm_engine *e, char *why, size_t len) {
   if (e->wal != NULL) {
     dm_wal_stats ws;
     dm_wal_stats_get(e->wal, &ws);
-    if (ws.failed) {
-      snprintf(why, len, "the write-ahead log failed (a write or fsync error): writes are "
-                         "refused until a restart");
-      return 0;
-    }
+    if (ws.failed)
+      add_reason(why, len, &used, "the write-ahead log failed (a write or fsync error): "
+                                  "writes are refused until a restart");
   }
+  /* every reason at once: "backpressure" alone would hide that the table is down */
   char r[384];
-  if (!dm_cache_health(e->cache, r, sizeof r)) {
-    snprintf(why, len, "cache (%s) failing: %s", e->cache->ops->name, r);
-    return 0;
-  }
-  if (!dm_table_health(e->table, r, sizeof r)) {
-    snprintf(why, len, "table (%s) failing: %s", e->table->ops->name, r);
-    return 0;
-  }
-  if (!dm_blob_health(e->blob, r, sizeof r)) {
-    snprintf(why, len, "blob (%s) failing: %s", e->blob->ops->name, r);
-    return 0;
-  }
+  if (!dm_cache_health(e->cache, r, sizeof r))
+    add_reason(why, len, &used, "cache (%s) failing: %s", e->cache->ops->name, r);
+  if (!dm_table_health(e->table, r, sizeof r))
+    add_reason(why, len, &used, "table (%s) failing: %s", e->table->ops->name, r);
+  if (!dm_blob_health(e->blob, r, sizeof r))
+    add_reason(why, len, &used, "blob (%s) failing: %s", e->blob->ops->name, r);
   dm_cache_stats cs;
   dm_cache_stats_get(e->cache, &cs);
-  if (cs.bytes > (uint64_t)e->cfg.cache_max_bytes) {
-    snprintf(why, len, "backpressure: cache holds %llu bytes, limit %lld",
-             (unsigned long long)cs.bytes, (long long)e->cfg.cache_max_bytes);
-    return 0;
-  }
-  if (e->flush_attempt > 0) {
-    snprintf(why, len, "flusher failing: %u consecutive failed rounds", e->flush_attempt);
-    return 0;
-  }
-  if (dm_canary_stalled(e, why, len)) return 0;
+  if (cs.bytes > (uint64_t)e->cfg.cache_max_bytes)
+    add_reason(why, len, &used, "backpressure: cache holds %llu bytes, limit %lld",
+               (unsigned long long)cs.bytes, (long long)e->cfg.cache_max_bytes);
+  if (e->flush_attempt > 0)
+    add_reason(why, len, &used, "flusher failing: %u consecutive failed rounds (table %s)",
+               e->flush_attempt, e->table->ops->name);
+  if (dm_canary_stalled(e, r, sizeof r)) add_reason(why, len, &used, "%s", r);
   double lag = g_ager_lag(e);
-  if (lag > (double)e->cfg.ager_grace / 2) {
-    snprintf(why, len, "ager lag %.0f s exceeds half of ager.grace (%lld s)", lag,
-             (long long)e->cfg.ager_grace);
-    return 0;
-  }
-  return 1;
+  if (lag > (double)e->cfg.ager_grace / 2)
+    add_reason(why, len, &used, "ager lag %.0f s exceeds half of ager.grace (%lld s)", lag,
+               (long long)e->cfg.ager_grace);
+  return used == 0;
 }
 
 void dm_engine_last_counts(const dm_engine *e, uint64_t *flushed, uint64_t *aged) {
