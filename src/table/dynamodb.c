@@ -66,7 +66,7 @@ typedef struct rjob {
   char *series;
   size_t len;
   int64_t lo, hi, now, next_sk;
-  int last, has_next;
+  int last, has_next, page_status;
   dm_items_cb cb;
   void *arg;
   dm_buf out, bytes;
@@ -126,10 +126,16 @@ static int add_items(rjob *j, yajl_val root) {
 
 static int rjob_send(rjob *j);
 
+/* On the pool for big pages (decoding ~1 MB of base64 takes a few ms). */
+static void page_items(void *arg, yajl_val root) {
+  rjob *j = arg;
+  j->page_status = add_items(j, root);
+}
+
 static void page_got(void *arg, const ddb_reply *r) {
   rjob *j = arg;
   int rc = r->status;
-  if (rc == 0) rc = add_items(j, r->root);
+  if (rc == 0) rc = j->page_status;
   ddb_key k;
   int more = rc == 0 ? ddb_last_key(r->root, &k) : 0;
   if (more < 0) rc = more;
@@ -149,7 +155,8 @@ static int rjob_send(rjob *j) {
   ddb_req_query(&b, j->t->table, j->series, j->len, 'B', j->lo, j->hi,
                 j->last ? LAST_LIMIT : j->t->query_limit, !j->last,
                 j->has_next ? &start : NULL);
-  return ddb_send(j->t, "Query", &b, page_got, j);
+  j->page_status = 0;
+  return ddb_send_pool(j->t, "Query", &b, page_items, page_got, j);
 }
 
 static void empty_later(void *arg) { rjob_end(arg, 0); }

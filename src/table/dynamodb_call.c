@@ -22,6 +22,7 @@ struct ddb_call {
   char *body;
   size_t len;
   ddb_cb cb;
+  ddb_pool_fn pool;
   void *arg;
   ddb_call *next;
 };
@@ -104,6 +105,7 @@ static void finish_reply(ddb_call *c, int status, const dm_aws_reply *ar, yajl_v
                  type[0] ? type : "-", ar->attempts);
   ddb_reply r = {.status = status, .code = ar->code, .error_type = type, .message = msg,
                  .root = root};
+  if (c->pool != NULL && status == 0) c->pool(c->arg, root); /* small: here on the loop */
   c->cb(c->arg, &r);
   yajl_tree_free(root);
   call_free(c);
@@ -127,6 +129,10 @@ typedef struct parse_job {
 static void parse_work(uv_work_t *w) {
   parse_job *p = w->data;
   p->root = yajl_tree_parse(p->body, NULL, 0);
+  if (p->c->pool != NULL && p->status == 0 && p->root != NULL) {
+    p->c->pool(p->c->arg, p->root);
+    p->c->pool = NULL; /* done */
+  }
 }
 
 static void parse_done(uv_work_t *w, int uvstatus) {
@@ -201,6 +207,11 @@ static void start_queued(ddb *t) {
 }
 
 int ddb_send(ddb *t, const char *op, dm_buf *body, ddb_cb cb, void *arg) {
+  return ddb_send_pool(t, op, body, NULL, cb, arg);
+}
+
+int ddb_send_pool(ddb *t, const char *op, dm_buf *body, ddb_pool_fn pool, ddb_cb cb,
+                  void *arg) {
   ddb_call *c = calloc(1, sizeof *c);
   if (body->oom || c == NULL) {
     free(c);
@@ -210,6 +221,7 @@ int ddb_send(ddb *t, const char *op, dm_buf *body, ddb_cb cb, void *arg) {
   c->t = t;
   c->op = op;
   c->cb = cb;
+  c->pool = pool;
   c->arg = arg;
   c->body = dm_buf_steal(body, &c->len);
   if (c->body == NULL) {

@@ -196,6 +196,12 @@ typedef void (*ddb_cb)(void *arg, const ddb_reply *r);
 /* Sends op with body (taken: freed after the reply). Calls cb exactly once, never inside
  * this call. Returns 0, or DM_ENOMEM / DM_ECLOSED with body freed and cb never called. */
 int ddb_send(ddb *t, const char *op, dm_buf *body, ddb_cb cb, void *arg);
+/* The same, with pool(arg, root) run before cb on a successful parsed reply: on the thread
+ * pool when the body was big enough to be parsed there, else on the loop. It may touch
+ * only what belongs to arg's call (Query pages: decoding the items). */
+typedef void (*ddb_pool_fn)(void *arg, yajl_val root);
+int ddb_send_pool(ddb *t, const char *op, dm_buf *body, ddb_pool_fn pool, ddb_cb cb,
+                  void *arg);
 /* Runs fn(arg) on the loop after ms milliseconds (0: the next loop turn). 0 or DM_ENOMEM. */
 int ddb_after(ddb *t, uint64_t ms, void (*fn)(void *), void *arg);
 /* A call finished: inflight--, and the table is destroyed when it closed and was the last. */
