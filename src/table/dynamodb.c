@@ -11,7 +11,7 @@
  *              ttl = the data rule with the day's end for the window's end
  *   pending    pk = "~pending"      sk = day * 65536 + shard  tx (N): ADD 1 per put
  *              ttl = as the manifest
- *   aged       pk = "~aged:<day>:<shard>"  sk = 0               ttl = day end + blob.keep
+ *   aged       pk = "~aged:<day>:<shard>"  sk = 0   ttl = day end + blob.keep + ager.grace
  *   names      pk = "~n:<shard>"    sk = hash63(series)   name (S) = series
  *              ttl = now + blob.keep + ager.grace, rewritten once less than half is left
  *
@@ -26,7 +26,12 @@
  * ver read (attribute_not_exists(pk) when there was none); a conflict reads again. The
  * manifest entry of a series-day and the name item of a series are written once per
  * process (in-memory sets: dynamodb_index.c), with the data, in the same BatchWriteItems.
- * Last, the pending item of each (day, shard) touched gets ADD tx :1.
+ * Last, the pending item of each (day, shard) touched gets ADD tx :1 (once per put). The
+ * manifest set keeps the 3 newest days only, and none older than table.keep: late data
+ * into older days writes its manifest entry again on every put (one extra write), where
+ * remembering 14 days of a million series would hold ~200 MB. Name items expire too
+ * (blob.keep + grace after the last rewrite), so the index forgets series silent for longer
+ * than their blobs live; the plan's "once per name" would have let active names expire.
  *
  * Ageing protocol. The ager calls pending -> scan_day -> query -> mark_aged -> sweep.
  * scan_day reads the pending item's tx (consistent), remembers it, then queries the
