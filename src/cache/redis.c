@@ -238,7 +238,8 @@ static int build_append(rcache *c, const dm_batch *bt, rb *b) {
   }
   /* groups by shard (counting sort), then one script per shard touched */
   for (int64_t s = 0; s < c->shards; s++) per_shard[s + 1] += per_shard[s];
-  for (size_t j = 0; j < ng; j++) by_shard[per_shard[g[j].nhash % (uint64_t)c->shards]++] = (uint32_t)j;
+  for (size_t j = 0; j < ng; j++)
+    by_shard[per_shard[g[j].nhash % (uint64_t)c->shards]++] = (uint32_t)j;
   for (size_t j = 0; j < ng;) {
     int64_t shard = (int64_t)(g[by_shard[j]].nhash % (uint64_t)c->shards);
     size_t e = j;

@@ -424,7 +424,8 @@ static void topo_reply(rc_req *q, int status, redisReply *r) {
       return;
     }
   } else {
-    if (status == 0) snprintf(what, sizeof what, "CLUSTER SLOTS: %s", r->str ? r->str : "bad reply");
+    if (status == 0)
+      snprintf(what, sizeof what, "CLUSTER SLOTS: %s", r->str ? r->str : "bad reply");
     topo_failed(c, from, status == 0 ? what : NULL);
     return;
   }

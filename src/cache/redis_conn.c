@@ -293,7 +293,8 @@ static void on_gai(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   free(g);
   if (current) {
     if (status < 0 || res == NULL) {
-      snprintf(why, sizeof why, "resolve %s: %s", n->host, uv_strerror(status < 0 ? status : UV_EAI_NONAME));
+      snprintf(why, sizeof why, "resolve %s: %s", n->host,
+               uv_strerror(status < 0 ? status : UV_EAI_NONAME));
       dm_rcn_fail(n, why);
     } else {
       /* an IPv4 address first: "localhost" often lists ::1 first, and a Redis bound to

@@ -438,7 +438,8 @@ static void wtake_reply(rb *b, rb_cmd *cmd, int status, redisReply *r) {
   const redisReply *v = r->element[0];
   size_t whole = v->len - v->len % DM_RR_SIZE;
   if (whole != v->len)
-    dm_log_warn("redis_torn_window", "member=%.*s bytes=%zu", (int)s->member_len, s->member, v->len);
+    dm_log_warn("redis_torn_window", "member=%.*s bytes=%zu", (int)s->member_len, s->member,
+                v->len);
   s->pts = malloc((whole ? whole / DM_RR_SIZE : 1) * sizeof *s->pts);
   if (s->pts == NULL) {
     s->failed = 1;

@@ -1,7 +1,8 @@
 /* redis_scripts.c — the Lua scripts of the Redis cache (redis_scripts.h). Each is loaded
  * with SCRIPT LOAD when a connection opens and run with EVALSHA; the SHA-1s below are of
- * the exact bytes (a connection whose SCRIPT LOAD answers another SHA-1 fails its
- * handshake, so a script edited without its SHA-1 is caught by the first test). */
+ * the exact bytes: after editing a script, put `printf '%s' "<body>" | sha1sum` here
+ * (test_cache_redis_codec checks every pair, and a connection whose SCRIPT LOAD answers
+ * another SHA-1 fails its handshake). */
 #include "redis_scripts.h"
 
 const char *const dm_rs_body[DM_RS_COUNT] = {
@@ -78,7 +79,9 @@ const char *const dm_rs_body[DM_RS_COUNT] = {
     "if tonumber(ARGV[4]) > 0 then redis.call('SET', KEYS[2], '1', 'PX', ARGV[4]) end\n"
     "local l = tonumber(ARGV[1])\n"
     "local n = redis.call('STRLEN', KEYS[1])\n"
-    "if l > 0 and n >= l and redis.sha1hex(redis.call('GETRANGE', KEYS[1], 0, l - 1)) == ARGV[2] then\n"
+    "local same = l > 0 and n >= l\n"
+    "if same then same = redis.sha1hex(redis.call('GETRANGE', KEYS[1], 0, l - 1)) == ARGV[2] end\n"
+    "if same then\n"
     "  if n == l then\n"
     "    redis.call('DEL', KEYS[1])\n"
     "    redis.call('ZREM', KEYS[3], ARGV[3])\n"
@@ -110,6 +113,6 @@ const char *const dm_rs_sha[DM_RS_COUNT] = {
     [DM_RS_LEASE] = "49df95505608bd256210cad29923a49dcf30f364",
     [DM_RS_TAKE] = "71c9ef9591f5c3b5ce7296eb706988c8af58b58b",
     [DM_RS_WTAKE] = "9d7c1b35ff06511d8f12e35cc98689def14938a2",
-    [DM_RS_WRELEASE] = "ea14e12a35acfbb66193057b500d3c03a1131726",
+    [DM_RS_WRELEASE] = "ae5e2084d6a9eec9bddf1eec0e9539cdf7ff4cdc",
     [DM_RS_SRELEASE] = "0fe09bddd5ea2f398acb2223de08c149afe7870c",
 };

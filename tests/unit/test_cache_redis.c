@@ -504,7 +504,8 @@ static void test_round_trips(void **state) {
   for (int i = 0; i < 10000; i++) {
     snprintf(name, sizeof name, "big.%d.metric", i);
     assert_int_equal(dm_batch_add(&b, name, strlen(name), T0, i), 0);
-    for (int k = 1; k < 10; k++) assert_int_equal(dm_batch_add_same(&b, b.n - 1, T0 + k * 60, k), 0);
+    for (int k = 1; k < 10; k++)
+      assert_int_equal(dm_batch_add_same(&b, b.n - 1, T0 + k * 60, k), 0);
   }
   dm_rc_stats_get(dm_cache_redis_client(c), &r0);
   uint64_t t0 = uv_hrtime();

@@ -1,13 +1,16 @@
 /* test_cache_redis_codec.c — the pure parts of the Redis cache: the 16-byte window
  * records (last record of a time wins, any order, torn values refused), CRC16, hash tags
  * and key slots (expected slots are what redis-server 7's CLUSTER KEYSLOT answers), RESP
- * formatting, and the scripts' SHA-1 table being complete. No server needed. */
+ * formatting, and each script's SHA-1 matching its body. No server needed. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -136,7 +139,8 @@ static void test_resp(void **state) {
   dm_resp_str(&b, "APPEND");
   size_t off = dm_resp_key(&b, "dm:w:{", "a.b", 3, "}:", 1, -60);
   dm_resp_i64(&b, INT64_MIN);
-  const char want[] = "*3\r\n$6\r\nAPPEND\r\n$14\r\ndm:w:{a.b}:-60\r\n$20\r\n-9223372036854775808\r\n";
+  const char want[] = "*3\r\n$6\r\nAPPEND\r\n$14\r\ndm:w:{a.b}:-60\r\n"
+                      "$20\r\n-9223372036854775808\r\n";
   assert_int_equal(b.len, sizeof want - 1);
   assert_memory_equal(b.p, want, b.len);
   assert_memory_equal(b.p + off, "dm:w:{a.b}:-60", 14);
@@ -148,14 +152,31 @@ static void test_resp(void **state) {
   assert_string_equal(num, "9223372036854775807");
 }
 
+/* Every script's SHA-1 is the SHA-1 of its body (sha1sum, coreutils), so a script edited
+ * without its SHA-1 fails here before any server sees it. */
 static void test_scripts_table(void **state) {
   (void)state;
+  char path[] = "/tmp/dm_script_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
   for (int i = 0; i < DM_RS_COUNT; i++) {
     assert_non_null(dm_rs_body[i]);
-    assert_non_null(dm_rs_sha[i]);
     assert_int_equal(strlen(dm_rs_sha[i]), 40);
-    assert_int_equal(strspn(dm_rs_sha[i], "0123456789abcdef"), 40);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(dm_rs_body[i], f);
+    fclose(f);
+    char cmd[128], out[64] = "";
+    snprintf(cmd, sizeof cmd, "sha1sum %s", path);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(out, sizeof out, p));
+    pclose(p);
+    out[40] = '\0';
+    assert_string_equal(out, dm_rs_sha[i]);
   }
+  unlink(path);
 }
 
 int main(void) {

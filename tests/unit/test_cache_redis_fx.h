@@ -91,7 +91,8 @@ static inline int ping(int port) {
 }
 
 static inline int have_redis(void) {
-  return system("command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1") == 0;
+  return system("command -v redis-server >/dev/null 2>&1 && "
+                "command -v redis-cli >/dev/null 2>&1") == 0;
 }
 
 /* Starts redis-server on port (cluster: with --cluster-enabled) and waits for PING. */
@@ -293,7 +294,8 @@ static inline int append_pts(uv_loop_t *loop, dm_cache *c, const char *name, con
                       const double *v, size_t n) {
   dm_batch b;
   dm_batch_init(&b);
-  for (size_t i = 0; i < n; i++) assert_int_equal(dm_batch_add(&b, name, strlen(name), t[i], v[i]), 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(dm_batch_add(&b, name, strlen(name), t[i], v[i]), 0);
   int st = append_batch(loop, c, &b);
   dm_batch_free(&b);
   return st;
@@ -318,7 +320,8 @@ static inline void points_cb(void *arg, int status, const dm_point *p, size_t n)
   if (n) memcpy(g->p, p, n * sizeof *p);
 }
 
-static inline got_t *read_pts(uv_loop_t *loop, dm_cache *c, const char *name, int64_t from, int64_t until) {
+static inline got_t *read_pts(uv_loop_t *loop, dm_cache *c, const char *name, int64_t from,
+                              int64_t until) {
   static got_t g;
   memset(&g, 0, sizeof g);
   assert_int_equal(dm_cache_read(c, name, strlen(name), from, until, points_cb, &g), 0);
