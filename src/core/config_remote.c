@@ -151,6 +151,14 @@ int dm_cfg_validate_remote(const dm_config *c, char *err, size_t errlen) {
              "engine = redis");
     return DM_EINVAL;
   }
+  if (strcmp(c->cache_engine, "redis") == 0 && c->cache_lease_ms < 3 * c->cache_redis_timeout_ms) {
+    /* a flush holds its lease through a take, the table write and the release, which in a
+     * cluster first waits out redis_timeout_ms (redis.c, "settle delay") */
+    snprintf(err, errlen, "[cache] lease_ms: must be at least 3 x [cache] redis_timeout_ms "
+             "(%lld ms), or a flush outlives its lease and another node flushes the same "
+             "windows", (long long)c->cache_redis_timeout_ms);
+    return DM_EINVAL;
+  }
   if (c->remote_retry_cap_ms < c->remote_retry_base_ms) {
     snprintf(err, errlen, "[remote] retry_cap_ms: must not be below [remote] retry_base_ms");
     return DM_EINVAL;

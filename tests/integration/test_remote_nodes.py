@@ -18,7 +18,8 @@ from faultproxy import FaultProxy  # noqa: E402
 from harness import DAY, ServerTestCase, floor_step, main, metric_value, now  # noqa: E402
 
 LEASE_MS = 3000
-SETS = ["canary.enabled=no", "cache.lease_ms=%d" % LEASE_MS, "cache.shards=8",
+SETS = ["canary.enabled=no", "cache.lease_ms=%d" % LEASE_MS, "cache.redis_timeout_ms=500",
+        "cache.shards=8",
         "flusher.interval_ms=200", "flusher.grace=0"]
 
 

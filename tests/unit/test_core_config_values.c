@@ -462,6 +462,11 @@ static void test_validate(void **state) {
                      "redis");
   snprintf(c.cache_redis, sizeof c.cache_redis, "127.0.0.1:6379");
   expect_valid(&c);
+  c.cache_lease_ms = 5000; /* < 3 x the 2000 ms redis_timeout_ms */
+  expect_invalid(&c, "[cache] lease_ms: must be at least 3 x [cache] redis_timeout_ms (2000 "
+                     "ms), or a flush outlives its lease and another node flushes the same "
+                     "windows");
+  c.cache_lease_ms = 30000;
   c.remote_retry_base_ms = 100;
   c.remote_retry_cap_ms = 10;
   expect_invalid(&c, "[remote] retry_cap_ms: must not be below [remote] retry_base_ms");
