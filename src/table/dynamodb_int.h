@@ -2,7 +2,9 @@
  *   dynamodb.c        the essay (item layout), open/close/stats/health, query and last
  *   dynamodb_call.c   every request: a local FIFO in front of the aws client, capacity
  *                     accounting, the health message, deferred callbacks, timers
- *   dynamodb_put.c    put: blind BatchWriteItem, the merge path, pending updates
+ *   dynamodb_put.c    put: prepare, pending updates, the driver (dynamodb_put_int.h),
+ *   dynamodb_batch.c    with the blind BatchWriteItems and
+ *   dynamodb_merge.c    the merge path
  *   dynamodb_age.c    pending, scan_day, mark_aged, sweep, names
  *   dynamodb_admin.c  create and probe
  *   dynamodb_json.c   base64, request pieces, response parsing, the error classifier

@@ -13,6 +13,8 @@
  *                  each (day, shard) touched, so an ager that read tx before these items
  *                  existed sees tx change (dynamodb.c explains the protocol)
  *   done           0 only when all are durable; the sets learn what was written.
+ * This file has the call, prepare, pending and the driver; the blind writes are in
+ * dynamodb_batch.c, the merge path in dynamodb_merge.c.
  * A permanent error that belongs to one data item (ValidationException, e.g. too big)
  * quarantines that item: logged with series and window, counted, dropped, and the put
  * goes on. A BatchWriteItem refused with ValidationException is retried item by item to
@@ -22,122 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "diamond/backoff.h"
 #include "diamond/error.h"
-#include "diamond/gorilla.h"
 #include "diamond/log.h"
 #include "diamond/names.h"
-#include "diamond/timefmt.h"
-#include "dynamodb_int.h"
-
-#define PUT_BATCHES 8
-#define PUT_MERGES 32
-#define PUT_MERGE_TRIES 8
-#define PUT_UNPROCESSED_TRIES 10
-
-enum { NEED_MANIFEST = 1, NEED_NAME = 2 };
-
-typedef struct put_job put_job;
-
-typedef struct meta {
-  int64_t hash, day;
-  uint32_t shard;
-  uint8_t need;
-} meta;
-
-typedef struct group {
-  put_job *pj;
-  const char *series;
-  uint32_t len;
-  int64_t start, day, hash;
-  uint32_t shard;
-  const uint8_t *chunk; /* the caller's, or own */
-  uint32_t chunk_len, count;
-  uint8_t known_new, need;
-  uint8_t *own;
-  /* merge path */
-  uint32_t tries;
-  int64_t ver;     /* the stored item's version, 0: none, -1: there but without ver */
-  uint8_t *stored; /* its chunk, NULL when none or expired */
-  size_t stored_len;
-  uint32_t merged_len; /* the chunk last sent */
-  int work_status;
-  dm_buf body;
-  uv_work_t work;
-} group;
-
-typedef struct blind {
-  int32_t group; /* data item of this group, or -1 for an index item */
-  char pk[48];   /* index items */
-  int64_t sk;
-  size_t off, len; /* the item's JSON in pj->json */
-} blind;
-
-typedef struct wbatch {
-  put_job *pj;
-  size_t idx[DDB_BATCH_ITEMS];
-  size_t n;
-  uint32_t tries;
-} wbatch;
-
-struct put_job {
-  ddb *t;
-  const dm_item *in;
-  size_t n;
-  dm_done_cb cb;
-  void *arg;
-  int64_t now;
-  int status;
-  meta *meta;
-  group *g;
-  size_t ng;
-  blind *bl;
-  size_t nbl;
-  dm_buf json;
-  dm_dayshard *touched;
-  size_t ntouched;
-  uv_work_t work;
-  /* progress */
-  size_t next_blind, next_merge, next_pending;
-  size_t active; /* requests, timers and pool jobs of this put not finished */
-  size_t batches, merges;
-  int pending_phase;
-  int pumping; /* pump is running: a unit ending inside it only counts down */
-  uint64_t written, merged, bytes;
-};
+#include "dynamodb_put_int.h"
 
 static void pump(put_job *pj);
-
-static void fail(put_job *pj, int status) {
-  if (pj->status == 0) pj->status = status;
-}
-
-static int64_t item_ttl(const put_job *pj, int64_t window_end) {
-  return ddb_ttl(window_end, pj->now, pj->t->keep, pj->t->grace);
-}
-
-static int64_t day_ttl(const put_job *pj, int64_t day) {
-  return item_ttl(pj, (ddb_clamp_day(day) + 1) * DM_DAY_SECONDS);
-}
-
-/* ---- prepare (pool) ------------------------------------------------------------------ */
-
-typedef struct order {
-  const char *s;
-  uint32_t len;
-  int64_t start;
-  size_t i;
-} order;
-
-static int order_cmp(const void *a, const void *b) {
-  const order *x = a, *y = b;
-  size_t n = x->len < y->len ? x->len : y->len;
-  int c = memcmp(x->s, y->s, n);
-  if (c == 0) c = (x->len > y->len) - (x->len < y->len);
-  if (c == 0) c = (x->start > y->start) - (x->start < y->start);
-  if (c == 0) c = (x->i > y->i) - (x->i < y->i);
-  return c;
-}
 
 static int decode(const uint8_t *c, size_t len, dm_point **out) {
   size_t n;
@@ -153,7 +45,7 @@ static int decode(const uint8_t *c, size_t len, dm_point **out) {
 }
 
 /* Points of hi over those of lo (lo may be NULL), encoded into *out (malloc). */
-static int merge_chunks(const uint8_t *hi, size_t hl, const uint8_t *lo, size_t ll,
+int dp_merge_chunks(const uint8_t *hi, size_t hl, const uint8_t *lo, size_t ll,
                         uint8_t **out, uint32_t *out_len, uint32_t *count) {
   dm_point *a = NULL, *b = NULL, *m = NULL;
   int na = decode(hi, hl, &a), nb = 0, rc = na;
@@ -183,6 +75,26 @@ done:
   free(b);
   free(m);
   return rc;
+}
+
+
+/* ---- prepare (pool) ------------------------------------------------------------------ */
+
+typedef struct order {
+  const char *s;
+  uint32_t len;
+  int64_t start;
+  size_t i;
+} order;
+
+static int order_cmp(const void *a, const void *b) {
+  const order *x = a, *y = b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->s, y->s, n);
+  if (c == 0) c = (x->len > y->len) - (x->len < y->len);
+  if (c == 0) c = (x->start > y->start) - (x->start < y->start);
+  if (c == 0) c = (x->i > y->i) - (x->i < y->i);
+  return c;
 }
 
 static int add_blind(put_job *pj, int32_t g, const char *pk, size_t pk_len, int64_t sk,
@@ -220,7 +132,7 @@ static int make_group(put_job *pj, const order *o, size_t lo, size_t hi, group *
       continue;
     }
     uint8_t *merged;
-    int rc = merge_chunks(it->chunk, it->chunk_len, g->chunk, g->chunk_len, &merged,
+    int rc = dp_merge_chunks(it->chunk, it->chunk_len, g->chunk, g->chunk_len, &merged,
                           &g->chunk_len, &g->count);
     if (rc < 0) return rc;
     free(g->own);
@@ -259,14 +171,14 @@ static int prepare(put_job *pj) {
     } else if (g->known_new) {
       size_t off = pj->json.len;
       ddb_item_data(&pj->json, g->series, g->len, g->start, g->chunk, g->chunk_len, g->count,
-                    1, item_ttl(pj, g->start + t->base.window));
+                    1, dp_item_ttl(pj, g->start + t->base.window));
       if ((rc = add_blind(pj, gi, NULL, 0, g->start, off)) < 0) goto done;
     }
     int new_day = !same_series || g[-1].day != g->day;
     if ((g->need & NEED_MANIFEST) && new_day) {
       char pk[48];
       size_t off = pj->json.len, n = ddb_manifest_pk(pk, g->day, g->shard);
-      ddb_item_name(&pj->json, pk, n, g->hash, g->series, g->len, day_ttl(pj, g->day));
+      ddb_item_name(&pj->json, pk, n, g->hash, g->series, g->len, dp_day_ttl(pj, g->day));
       if ((rc = add_blind(pj, -1, pk, n, g->hash, off)) < 0) goto done;
     }
     if ((g->need & NEED_NAME) && !same_series) {
@@ -335,17 +247,16 @@ static void finish(put_job *pj) {
 }
 
 /* One unit of work (request, timer, pool job) of pj ended. */
-static void unit_done(put_job *pj) {
+void dp_unit_done(put_job *pj) {
   pj->active--;
   pump(pj);
 }
-
 /* ---- pending ------------------------------------------------------------------------- */
 
 static void pending_got(void *arg, const ddb_reply *r) {
   put_job *pj = arg;
-  if (r->status < 0) fail(pj, r->status);
-  unit_done(pj);
+  if (r->status < 0) dp_fail(pj, r->status);
+  dp_unit_done(pj);
 }
 
 static int send_pending(put_job *pj, dm_dayshard ds) {
@@ -356,289 +267,11 @@ static int send_pending(put_job *pj, dm_dayshard ds) {
   dm_buf_adds(&b, ",\"UpdateExpression\":\"ADD tx :one SET #ttl = :ttl\","
                   "\"ExpressionAttributeNames\":{\"#ttl\":\"ttl\"},"
                   "\"ExpressionAttributeValues\":{\":one\":{\"N\":\"1\"},\":ttl\":{\"N\":\"");
-  dm_buf_i64(&b, day_ttl(pj, ds.day));
+  dm_buf_i64(&b, dp_day_ttl(pj, ds.day));
   dm_buf_adds(&b, "\"}}");
   ddb_req_end(&b);
   return ddb_send(pj->t, "UpdateItem", &b, pending_got, pj);
 }
-
-/* ---- blind writes -------------------------------------------------------------------- */
-
-static void batch_send(void *arg);
-
-static void blind_done(put_job *pj, const blind *b) {
-  if (b->group < 0) return;
-  group *g = &pj->g[b->group];
-  pj->written++;
-  pj->bytes += g->chunk_len;
-}
-
-static const char *blind_pk(const put_job *pj, const blind *b, size_t *len) {
-  if (b->group < 0) {
-    *len = strlen(b->pk);
-    return b->pk;
-  }
-  *len = pj->g[b->group].len;
-  return pj->g[b->group].series;
-}
-
-static void solo_got(void *arg, const ddb_reply *r);
-
-/* The batch was refused as a whole (ValidationException): each item alone, to find it. */
-static void batch_split(wbatch *wb) {
-  put_job *pj = wb->pj;
-  for (size_t i = 0; i < wb->n; i++) {
-    blind *b = &pj->bl[wb->idx[i]];
-    dm_buf body;
-    dm_buf_init(&body);
-    ddb_req_begin(&body, pj->t->table);
-    dm_buf_adds(&body, ",\"Item\":");
-    dm_buf_add(&body, pj->json.p + b->off, b->len);
-    ddb_req_end(&body);
-    void **ctx = malloc(2 * sizeof *ctx);
-    int rc = DM_ENOMEM;
-    if (ctx != NULL) {
-      ctx[0] = pj;
-      ctx[1] = b;
-      rc = ddb_send(pj->t, "PutItem", &body, solo_got, ctx);
-    } else {
-      dm_buf_free(&body);
-    }
-    if (rc < 0) {
-      free(ctx);
-      fail(pj, rc);
-    } else {
-      pj->active++;
-    }
-  }
-}
-
-static void solo_got(void *arg, const ddb_reply *r) {
-  void **ctx = arg;
-  put_job *pj = ctx[0];
-  blind *b = ctx[1];
-  free(ctx);
-  if (r->status == 0) {
-    blind_done(pj, b);
-  } else if (strcmp(r->error_type, "ValidationException") == 0 && b->group >= 0) {
-    group *g = &pj->g[b->group];
-    ddb_quarantine(pj->t, g->series, g->len, g->start, r->message);
-  } else {
-    fail(pj, r->status);
-  }
-  unit_done(pj);
-}
-
-static void batch_got(void *arg, const ddb_reply *r) {
-  wbatch *wb = arg;
-  put_job *pj = wb->pj;
-  if (r->status < 0) {
-    if (strcmp(r->error_type, "ValidationException") == 0) batch_split(wb);
-    else fail(pj, r->status);
-    goto out;
-  }
-  ddb_key keys[DDB_BATCH_ITEMS];
-  int nu = ddb_unprocessed(r->root, pj->t->table, keys, DDB_BATCH_ITEMS);
-  if (nu < 0) nu = (int)wb->n, dm_log_warn("table_put", "msg=\"unreadable UnprocessedItems\"");
-  size_t keep = 0;
-  for (size_t i = 0; i < wb->n; i++) {
-    blind *b = &pj->bl[wb->idx[i]];
-    size_t len;
-    const char *pk = blind_pk(pj, b, &len);
-    int left = nu == (int)wb->n; /* all of them, or those named */
-    for (int k = 0; !left && k < nu; k++)
-      left = keys[k].sk == b->sk && strlen(keys[k].pk) == len && memcmp(keys[k].pk, pk, len) == 0;
-    if (left) wb->idx[keep++] = wb->idx[i];
-    else blind_done(pj, b);
-  }
-  if (keep > 0) {
-    dm_counter_add(pj->t->m_unprocessed, keep);
-    wb->tries = keep < wb->n ? 1 : wb->tries + 1; /* progress restarts the backoff */
-    wb->n = keep;
-    if (wb->tries > PUT_UNPROCESSED_TRIES) {
-      dm_log_warn("table_put", "msg=\"items stay unprocessed\" items=%zu", keep);
-      fail(pj, DM_EAGAIN);
-    } else if (pj->status == 0) {
-      uint64_t ms = dm_backoff_ms(wb->tries, (uint64_t)pj->t->retry_base_ms,
-                                  (uint64_t)pj->t->retry_cap_ms);
-      if (ddb_after(pj->t, ms, batch_send, wb) == 0) return; /* the unit goes on */
-      fail(pj, DM_ENOMEM);
-    }
-  }
-out:
-  free(wb);
-  pj->batches--;
-  unit_done(pj);
-}
-
-static void batch_send(void *arg) {
-  wbatch *wb = arg;
-  put_job *pj = wb->pj;
-  ddb *t = pj->t;
-  dm_buf b;
-  dm_buf_init(&b);
-  dm_buf_adds(&b, "{\"RequestItems\":{");
-  dm_buf_json_str(&b, t->table, strlen(t->table));
-  dm_buf_adds(&b, ":[");
-  for (size_t i = 0; i < wb->n; i++) {
-    const blind *bl = &pj->bl[wb->idx[i]];
-    dm_buf_adds(&b, i ? ",{\"PutRequest\":{\"Item\":" : "{\"PutRequest\":{\"Item\":");
-    dm_buf_add(&b, pj->json.p + bl->off, bl->len);
-    dm_buf_adds(&b, "}}");
-  }
-  dm_buf_adds(&b, "]}");
-  ddb_req_end(&b);
-  int rc = pj->status < 0 ? pj->status : ddb_send(t, "BatchWriteItem", &b, batch_got, wb);
-  if (rc < 0) {
-    dm_buf_free(&b);
-    fail(pj, rc);
-    free(wb);
-    pj->batches--;
-    unit_done(pj);
-  }
-}
-
-/* ---- merges -------------------------------------------------------------------------- */
-
-static void merge_get(group *g);
-
-static void merge_end(group *g, int status) {
-  put_job *pj = g->pj;
-  if (status < 0) fail(pj, status);
-  free(g->stored);
-  g->stored = NULL;
-  dm_buf_free(&g->body);
-  pj->merges--;
-  unit_done(pj);
-}
-
-static void merge_put_got(void *arg, const ddb_reply *r) {
-  group *g = arg;
-  put_job *pj = g->pj;
-  if (r->status == 0) {
-    pj->written++;
-    pj->merged += g->ver != 0;
-    pj->bytes += g->merged_len;
-    merge_end(g, 0);
-  } else if (strcmp(r->error_type, "ConditionalCheckFailedException") == 0) {
-    dm_counter_add(pj->t->m_conflicts, 1);
-    if (++g->tries >= PUT_MERGE_TRIES || pj->status < 0) {
-      dm_log_warn("table_put", "msg=\"merge conflicts\" start=%lld tries=%u", (long long)g->start,
-                  g->tries);
-      merge_end(g, pj->status < 0 ? 0 : DM_ECONFLICT);
-      return;
-    }
-    dm_buf_free(&g->body);
-    free(g->stored);
-    g->stored = NULL;
-    merge_get(g); /* read again: another writer got there first */
-  } else if (strcmp(r->error_type, "ValidationException") == 0) {
-    ddb_quarantine(pj->t, g->series, g->len, g->start, r->message);
-    merge_end(g, 0);
-  } else {
-    merge_end(g, r->status);
-  }
-}
-
-static void merge_work(uv_work_t *w) {
-  group *g = w->data;
-  put_job *pj = g->pj;
-  uint8_t *chunk;
-  uint32_t len, count;
-  g->work_status = merge_chunks(g->chunk, g->chunk_len, g->stored, g->stored_len, &chunk, &len,
-                                &count);
-  if (g->work_status < 0) return;
-  if (ddb_data_item_size(g->len, len) > DDB_ITEM_MAX) {
-    free(chunk);
-    g->work_status = DM_ERANGE;
-    return;
-  }
-  dm_buf *b = &g->body;
-  ddb_req_begin(b, pj->t->table);
-  dm_buf_adds(b, ",\"Item\":");
-  ddb_item_data(b, g->series, g->len, g->start, chunk, len, count, g->ver > 0 ? g->ver + 1 : 1,
-                item_ttl(pj, g->start + pj->t->base.window));
-  free(chunk);
-  g->merged_len = len;
-  if (g->ver == 0) {
-    dm_buf_adds(b, ",\"ConditionExpression\":\"attribute_not_exists(pk)\"");
-  } else if (g->ver < 0) {
-    dm_buf_adds(b, ",\"ConditionExpression\":\"attribute_exists(pk) AND attribute_not_exists(ver)\"");
-  } else {
-    dm_buf_adds(b, ",\"ConditionExpression\":\"ver = :v\",\"ExpressionAttributeValues\":"
-                   "{\":v\":{\"N\":\"");
-    dm_buf_i64(b, g->ver);
-    dm_buf_adds(b, "\"}}");
-  }
-  ddb_req_end(b);
-  if (b->oom) g->work_status = DM_ENOMEM;
-}
-
-static void merge_worked(uv_work_t *w, int uvstatus) {
-  group *g = w->data;
-  put_job *pj = g->pj;
-  int rc = uvstatus < 0 ? DM_EIO : g->work_status;
-  if (rc == DM_ERANGE) {
-    ddb_quarantine(pj->t, g->series, g->len, g->start, "merged item over 400 KB");
-    merge_end(g, 0);
-    return;
-  }
-  if (rc == 0 && pj->status < 0) rc = pj->status; /* the put failed meanwhile: stop */
-  if (rc == 0) rc = ddb_send(pj->t, "PutItem", &g->body, merge_put_got, g);
-  if (rc < 0) merge_end(g, rc);
-}
-
-static void merge_get_got(void *arg, const ddb_reply *r) {
-  group *g = arg;
-  put_job *pj = g->pj;
-  if (r->status < 0) {
-    if (strcmp(r->error_type, "ValidationException") == 0) {
-      ddb_quarantine(pj->t, g->series, g->len, g->start, r->message);
-      merge_end(g, 0);
-    } else {
-      merge_end(g, r->status);
-    }
-    return;
-  }
-  yajl_val item = ddb_get(r->root, "Item");
-  g->ver = 0;
-  if (YAJL_IS_OBJECT(item)) {
-    int64_t ttl = INT64_MAX;
-    if (ddb_attr_i64(item, "ver", &g->ver) < 0 || g->ver <= 0) g->ver = -1;
-    (void)ddb_attr_i64(item, "ttl", &ttl);
-    const char *v = ddb_attr(item, "v", "B");
-    if (v != NULL && ttl >= pj->now) { /* an expired item's points are not merged back */
-      size_t n = strlen(v);
-      g->stored = malloc(n / 4 * 3 + 1);
-      int len = g->stored ? ddb_b64_decode(v, n, g->stored) : DM_ENOMEM;
-      if (len < 0) {
-        free(g->stored);
-        g->stored = NULL;
-        if (len == DM_ENOMEM) {
-          merge_end(g, len);
-          return;
-        }
-      } else {
-        g->stored_len = (size_t)len;
-      }
-    }
-  }
-  g->work.data = g;
-  if (uv_queue_work(pj->t->loop, &g->work, merge_work, merge_worked) < 0) merge_end(g, DM_EIO);
-}
-
-static void merge_get(group *g) {
-  put_job *pj = g->pj;
-  dm_buf b;
-  dm_buf_init(&b);
-  ddb_req_begin(&b, pj->t->table);
-  ddb_req_key(&b, g->series, g->len, g->start);
-  dm_buf_adds(&b, ",\"ConsistentRead\":true");
-  ddb_req_end(&b);
-  int rc = ddb_send(pj->t, "GetItem", &b, merge_get_got, g);
-  if (rc < 0) merge_end(g, rc);
-}
-
 /* ---- the driver ---------------------------------------------------------------------- */
 
 /* Starts what may start; finishes the put when nothing is left. Called after every unit. */
@@ -650,14 +283,14 @@ static void pump(put_job *pj) {
     if (pj->next_blind < pj->nbl && pj->batches < PUT_BATCHES) {
       wbatch *wb = calloc(1, sizeof *wb);
       if (wb == NULL) {
-        fail(pj, DM_ENOMEM);
+        dp_fail(pj, DM_ENOMEM);
         break;
       }
       wb->pj = pj;
       while (wb->n < DDB_BATCH_ITEMS && pj->next_blind < pj->nbl) wb->idx[wb->n++] = pj->next_blind++;
       pj->batches++;
       pj->active++;
-      batch_send(wb);
+      dp_batch_send(wb);
       started = 1;
     }
     while (pj->status == 0 && pj->next_merge < pj->ng && pj->merges < PUT_MERGES) {
@@ -665,7 +298,7 @@ static void pump(put_job *pj) {
       if (g->known_new) continue; /* blind (1) or quarantined (2) */
       pj->merges++;
       pj->active++;
-      merge_get(g);
+      dp_merge_get(g);
       started = 1;
     }
     if (!started) break;
@@ -676,7 +309,7 @@ static void pump(put_job *pj) {
   }
   while (pj->status == 0 && pj->pending_phase && pj->next_pending < pj->ntouched) {
     int rc = send_pending(pj, pj->touched[pj->next_pending++]);
-    if (rc < 0) fail(pj, rc);
+    if (rc < 0) dp_fail(pj, rc);
     else pj->active++;
   }
   pj->pumping = 0;
@@ -685,7 +318,7 @@ static void pump(put_job *pj) {
 
 static void prepared(uv_work_t *w, int uvstatus) {
   put_job *pj = w->data;
-  if (uvstatus < 0) fail(pj, DM_EIO);
+  if (uvstatus < 0) dp_fail(pj, DM_EIO);
   pj->active--;
   pump(pj);
 }
