@@ -25,12 +25,14 @@
  * in order): its connection is dropped, failing everything on it, and remade. A tick
  * timer checks this while any command is alive (every timeout/4, at most 20 ms).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "diamond/backoff.h"
 #include "diamond/error.h"
+#include "diamond/metrics.h"
 #include "redis_rc.h"
 
 #define REFRESH_GAP_NS (100ull * 1000000)
@@ -85,7 +87,45 @@ void dm_rc_req_free(rc_req *q) {
   free(q);
 }
 
+/* ---- metrics: the hot tier's backend view on /metrics (backend="cache") ---- */
+
+static dm_counter *m_errors;
+static dm_histogram *m_seconds;
+static const dm_rc *m_client; /* the client the stats gauges read; NULL once freed */
+
+static double g_stat(const dm_rc *c, size_t off) {
+  return c ? (double)*(const uint64_t *)((const char *)&c->st + off) : 0;
+}
+static double g_writes(void *a) { (void)a; return g_stat(m_client, offsetof(dm_rc_stats, writes)); }
+static double g_replies(void *a) { (void)a; return g_stat(m_client, offsetof(dm_rc_stats, replies)); }
+static double g_redirects(void *a) { (void)a; return g_stat(m_client, offsetof(dm_rc_stats, redirects)); }
+static double g_refreshes(void *a) { (void)a; return g_stat(m_client, offsetof(dm_rc_stats, refreshes)); }
+static double g_connects(void *a) { (void)a; return g_stat(m_client, offsetof(dm_rc_stats, connects)); }
+
+static void register_metrics(dm_rc *c) {
+  m_client = c;
+  const char *l = "backend=\"cache\"";
+  m_errors = dm_metric_counter("diamond_redis_errors_total", l,
+                               "Redis commands that failed (error reply, timeout, node down).");
+  m_seconds = dm_metric_histogram("diamond_redis_command_seconds", l,
+                                  "Redis command latency, send to reply (redirects included).");
+  dm_metric_counter_fn("diamond_redis_round_trips_total", l,
+                       "Socket writes carrying commands: one per pipelined round per node.",
+                       g_writes, NULL);
+  dm_metric_counter_fn("diamond_redis_replies_total", l, "Redis replies received.", g_replies,
+                       NULL);
+  dm_metric_counter_fn("diamond_redis_redirects_total", l, "MOVED and ASK redirects followed.",
+                       g_redirects, NULL);
+  dm_metric_counter_fn("diamond_redis_slot_refreshes_total", l, "Cluster slot maps read.",
+                       g_refreshes, NULL);
+  dm_metric_counter_fn("diamond_redis_connects_total", l, "Connections made (reconnects too).",
+                       g_connects, NULL);
+}
+
 static void finish(rc_req *q, int status, redisReply *r) {
+  uint64_t start = q->deadline - q->rc->timeout_ns;
+  dm_histogram_observe(m_seconds, (double)(dm_rc_now() - start) / 1e9);
+  if (status < 0) dm_counter_add(m_errors, 1);
   dm_rc_cb cb = q->cb;
   void *arg = q->arg;
   dm_rc_req_free(q);
@@ -489,6 +529,7 @@ static int parse_seed(const char *s, size_t n, char *host, size_t hostlen, int *
 }
 
 static void free_rc(dm_rc *c) {
+  if (m_client == c) m_client = NULL;
   for (size_t i = 0; i < c->nnodes; i++) free(c->nodes[i]);
   free(c->nodes);
   free(c->seeds);
@@ -502,6 +543,7 @@ int dm_rc_open(dm_rc **out, uv_loop_t *loop, const dm_rc_opts *o, char *err, siz
   int rc = DM_ENOMEM;
   c->loop = loop;
   c->mode = -1;
+  register_metrics(c);
   c->timeout_ns = (uint64_t)(o->timeout_ms > 0 ? o->timeout_ms : 1) * 1000000;
   c->scripts = o->scripts;
   c->shas = o->shas;
