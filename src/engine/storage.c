@@ -81,61 +81,73 @@ static int do_cache(uv_loop_t *loop, const dm_config *cfg, FILE *out) {
   return rc;
 }
 
-static int do_table(uv_loop_t *loop, const dm_config *cfg, int create, FILE *out) {
-  char why[512] = "";
-  int rc;
-  if (strcmp(cfg->table_engine, "lmdb") == 0) {
-    rc = data_dir_ok(cfg, why, sizeof why);
-    report(out, "table", "lmdb", rc, why);
-    return rc;
-  }
-  dm_table *t;
-  rc = dm_tiers_open_table(&t, loop, cfg, why, sizeof why);
-  if (rc == 0) {
-    step s = {0, 0};
-    if (create) rc = wait_step(loop, dm_table_create(t, step_cb, &s), &s);
-    if (rc == 0) {
-      s = (step){0, 0};
-      rc = wait_step(loop, dm_table_probe(t, step_cb, &s), &s);
-    }
-    if (rc < 0 && dm_table_health(t, why, sizeof why))
-      snprintf(why, sizeof why, "%s", dm_strerror(rc));
-    dm_table_close(t);
-  }
-  report(out, "table", cfg->table_engine, rc, why);
-  return rc;
-}
+/* The table and the blob store seen alike: open, create, probe, health, close. */
+typedef struct tier_ops {
+  const char *tier;
+  const char *(*engine)(const dm_config *cfg);
+  int (*embedded)(const dm_config *cfg);
+  int (*open)(void **out, uv_loop_t *loop, const dm_config *cfg, char *err, size_t errlen);
+  int (*create)(void *t, dm_done_cb cb, void *arg);
+  int (*probe)(void *t, dm_done_cb cb, void *arg);
+  int (*health)(void *t, char *why, size_t len);
+  void (*close)(void *t);
+} tier_ops;
 
-static int do_blob(uv_loop_t *loop, const dm_config *cfg, int create, FILE *out) {
+static const char *table_engine(const dm_config *c) { return c->table_engine; }
+static int table_embedded(const dm_config *c) { return strcmp(c->table_engine, "lmdb") == 0; }
+static int table_open(void **out, uv_loop_t *l, const dm_config *c, char *e, size_t n) {
+  return dm_tiers_open_table((dm_table **)out, l, c, e, n);
+}
+static int table_create(void *t, dm_done_cb cb, void *a) { return dm_table_create(t, cb, a); }
+static int table_probe(void *t, dm_done_cb cb, void *a) { return dm_table_probe(t, cb, a); }
+static int table_health(void *t, char *w, size_t n) { return dm_table_health(t, w, n); }
+static void table_close(void *t) { dm_table_close(t); }
+
+static const char *blob_engine(const dm_config *c) { return c->blob_engine; }
+static int blob_embedded(const dm_config *c) { return strcmp(c->blob_engine, "dir") == 0; }
+static int blob_open(void **out, uv_loop_t *l, const dm_config *c, char *e, size_t n) {
+  return dm_tiers_open_blob((dm_blob **)out, l, c, e, n);
+}
+static int blob_create(void *b, dm_done_cb cb, void *a) { return dm_blob_create(b, cb, a); }
+static int blob_probe(void *b, dm_done_cb cb, void *a) { return dm_blob_probe(b, cb, a); }
+static int blob_health(void *b, char *w, size_t n) { return dm_blob_health(b, w, n); }
+static void blob_close(void *b) { dm_blob_close(b); }
+
+static const tier_ops table_tier = {"table", table_engine, table_embedded, table_open,
+                                    table_create, table_probe, table_health, table_close};
+static const tier_ops blob_tier = {"blob", blob_engine, blob_embedded, blob_open,
+                                   blob_create, blob_probe, blob_health, blob_close};
+
+static int do_tier(const tier_ops *o, uv_loop_t *loop, const dm_config *cfg, int create,
+                   FILE *out) {
   char why[512] = "";
   int rc;
-  if (strcmp(cfg->blob_engine, "dir") == 0) {
+  if (o->embedded(cfg)) { /* files under the data directory */
     rc = data_dir_ok(cfg, why, sizeof why);
-    report(out, "blob", "dir", rc, why);
+    report(out, o->tier, o->engine(cfg), rc, why);
     return rc;
   }
-  dm_blob *b;
-  rc = dm_tiers_open_blob(&b, loop, cfg, why, sizeof why);
+  void *t;
+  rc = o->open(&t, loop, cfg, why, sizeof why);
   if (rc == 0) {
     step s = {0, 0};
-    if (create) rc = wait_step(loop, dm_blob_create(b, step_cb, &s), &s);
+    if (create) rc = wait_step(loop, o->create(t, step_cb, &s), &s);
     if (rc == 0) {
       s = (step){0, 0};
-      rc = wait_step(loop, dm_blob_probe(b, step_cb, &s), &s);
+      rc = wait_step(loop, o->probe(t, step_cb, &s), &s);
     }
-    if (rc < 0 && dm_blob_health(b, why, sizeof why))
-      snprintf(why, sizeof why, "%s", dm_strerror(rc));
-    dm_blob_close(b);
+    if (rc < 0 && o->health(t, why, sizeof why)) snprintf(why, sizeof why, "%s", dm_strerror(rc));
+    o->close(t);
   }
-  report(out, "blob", cfg->blob_engine, rc, why);
+  report(out, o->tier, o->engine(cfg), rc, why);
   return rc;
 }
 
 int dm_engine_storage(uv_loop_t *loop, const dm_config *cfg, int create, FILE *out) {
   int failed = 0;
   failed |= do_cache(loop, cfg, out) < 0;
-  failed |= do_table(loop, cfg, create, out) < 0;
-  failed |= do_blob(loop, cfg, create, out) < 0;
+  failed |= do_tier(&table_tier, loop, cfg, create, out) < 0;
+  failed |= do_tier(&blob_tier, loop, cfg, create, out) < 0;
   /* let the closed tiers call back and free themselves */
   while (uv_run(loop, UV_RUN_NOWAIT) != 0) uv_run(loop, UV_RUN_ONCE);
   return failed ? DM_EIO : 0;

@@ -550,6 +550,16 @@ class ServerTestCase(unittest.TestCase):
                              (self.id(), " ".join(s.command()), s.log_text()))
 
     # assertions -----------------------------------------------------------------------
+    def wait_for(self, fn, timeout=60.0, what="condition"):
+        """Polls fn every 0.2 s until it returns something true (returned), or fails."""
+        end = time.time() + timeout
+        while time.time() < end:
+            v = fn()
+            if v:
+                return v
+            time.sleep(0.2)
+        self.fail("timed out waiting for " + what)
+
     def assertStatus(self, resp, status, msg=None):
         st, h, body = resp
         if st != status:

@@ -44,14 +44,6 @@ class Faults(ServerTestCase):
         self.addCleanup(s.cleanup)
         s.create_storage()
 
-    def wait_for(self, fn, timeout=60.0, what="condition"):
-        end = time.time() + timeout
-        while time.time() < end:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.2)
-        self.fail("timed out waiting for " + what)
 
     def table_items(self, dyn):
         return [i for i in dyn.scan() if not i["pk"]["S"].startswith("~")]

@@ -55,14 +55,6 @@ class Nodes(ServerTestCase):
             return total
         return sum(r.call("ZCARD", k) for k in r.call("KEYS", "dm:dirty:*"))
 
-    def wait_for(self, fn, timeout=30.0, what="condition"):
-        end = time.time() + timeout
-        while time.time() < end:
-            v = fn()
-            if v:
-                return v
-            time.sleep(0.2)
-        self.fail("timed out waiting for " + what)
 
     def test_write_anywhere_read_everywhere(self):
         a, b = self.nodes(2)
