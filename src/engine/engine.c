@@ -372,8 +372,16 @@ static void cache_write_done(void *arg, int status) {
     dm_counter_add(e->m_points, w->b->n);
     dm_counter_add(e->m_batches, 1);
   } else {
-    dm_log_warn("cache_append_failed", "cache=%s error=\"%s\"", e->cache->ops->name,
-                dm_strerror(status));
+    /* one line a second at most: with Redis down every write fails */
+    uint64_t now_ms = uv_now(e->loop);
+    e->append_fail_quiet++;
+    if (now_ms - e->append_fail_logged_ms >= 1000) {
+      dm_log_warn("cache_append_failed", "cache=%s error=\"%s\" failures=%llu",
+                  e->cache->ops->name, dm_strerror(status),
+                  (unsigned long long)e->append_fail_quiet);
+      e->append_fail_logged_ms = now_ms;
+      e->append_fail_quiet = 0;
+    }
   }
   w->cb(w->arg, status);
   free(w);

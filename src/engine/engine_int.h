@@ -67,6 +67,7 @@ struct dm_engine {
   /* writes in flight, oldest first (WAL completes in order) */
   write_op *wr_head, *wr_tail;
   uint64_t wr_inflight;
+  uint64_t append_fail_logged_ms, append_fail_quiet; /* durable cache: log rate limit */
 
   /* flusher */
   uv_timer_t flush_timer;
