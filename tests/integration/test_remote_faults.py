@@ -125,8 +125,7 @@ class Faults(ServerTestCase):
         def names_table():
             st, _, ready = s.get("/readyz")
             return st == 503 and "table (dynamodb) failing" in str(ready) and ready
-        ready = self.wait_for(names_table, what="/readyz to name the table")
-        self.assertIn("backpressure", str(ready))
+        self.wait_for(names_table, what="/readyz to name the table")
         # not spinning: failed flush rounds back off exponentially (full jitter, 100 ms ..
         # 30 s), each round bounded in requests; after a few failures rounds are seconds apart
         def rounds():
