@@ -40,4 +40,35 @@ int dm_ingest_graphite_line(const char *line, size_t len, int64_t now,
                             const dm_ingest_limits *lim, dm_batch *out, char *err,
                             size_t errlen);
 
+/* InfluxDB line protocol precision: "" or NULL = ns; "ns", "us", "ms", "s" and, when !v2
+ * (/write), also "n", "u", "m", "h". *unit_ns = nanoseconds per timestamp unit; 0 or
+ * DM_EINVAL. */
+int dm_ingest_influx_precision(const char *s, int v2, int64_t *unit_ns);
+
+/* InfluxDB line protocol body (src/ingest/influx.c has the grammar and the naming:
+ * "<measurement>.<tagkey>.<tagvalue>...<field>", tags sorted, every component encoded as
+ * one [A-Za-z0-9_-]+ segment with "_xHH" escapes). One point per numeric or boolean field;
+ * string fields are skipped and counted in *skipped (may be NULL). Missing timestamp = now.
+ * Returns 0 (possibly with no point added), DM_EINVAL (400: err names the line, "line 3:
+ * ..."), DM_ERANGE (413: over lim->max_points) or DM_ENOMEM; on error out is rolled back. */
+int dm_ingest_influx(const char *body, size_t len, int64_t unit_ns, int64_t now,
+                     const dm_ingest_limits *lim, dm_batch *out, size_t *skipped, char *err,
+                     size_t errlen);
+
+/* Decodes one encoded name component (or a whole name: dots stay) back to its bytes:
+ * "_xHH" -> the byte 0xHH. out holds len bytes; returns the decoded length. */
+size_t dm_ingest_influx_decode(const char *s, size_t len, char *out);
+
+/* collectd write_http JSON (Format "JSON"): an array of value lists {values, dstypes,
+ * dsnames, time, interval, host, plugin, plugin_instance, type, type_instance}. Each value
+ * becomes a point of series
+ *   collectd.<host>.<plugin>[-<plugin_instance>].<type>[-<type_instance>][.<dsname>]
+ * (src/ingest/collectd.c has the exact rules). Values are stored as sent (counters and
+ * derives raw); null values (collectd's NaN) are skipped and counted in *skipped (may be
+ * NULL). time (float seconds) is floored. Returns 0, DM_EINVAL (err names the element and
+ * field, "element 2: \"values\": ..."), DM_ERANGE (over lim->max_points) or DM_ENOMEM;
+ * on error out is rolled back. */
+int dm_ingest_collectd(const char *body, size_t len, const dm_ingest_limits *lim,
+                       dm_batch *out, size_t *skipped, char *err, size_t errlen);
+
 #endif
