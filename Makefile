@@ -5,28 +5,38 @@ JOBS     ?= $(shell nproc)
 DATA_DIR ?= ./data
 ARGS     ?=
 
-.PHONY: all deps test-deps build run test test-unit test-sanitize test-build-types bench fuzz clean
+.PHONY: all deps test-deps web-deps build run test test-unit test-sanitize test-build-types bench fuzz clean
 
 all: build
 
 deps:
 	@scripts/deps.sh
 
-# test-deps: what the integration tests need besides the build: redis-server, node + npm,
+# npm_ci: `npm ci` in directory $(1) ($(2) says what for), only when $(1)/node_modules is
+# missing or older than the lock file or package.json. Install scripts never run
+# (--ignore-scripts; npm 11 skips them by default anyway): nothing installed here needs them,
+# so npm 9 (Debian) and npm 11 install the same tree.
+define npm_ci
+@set -e; stamp=$(1)/node_modules/.package-lock.json; \
+if [ ! -e $$stamp ] || [ $(1)/package-lock.json -nt $$stamp ] || [ $(1)/package.json -nt $$stamp ]; then \
+  echo "npm ci in $(1)/ ($(2))"; \
+  (cd $(1) && npm ci --no-audit --no-fund --ignore-scripts) && touch $$stamp; \
+fi
+endef
+
+# test-deps: what the integration tests need besides the build: redis-server, chromium,
 # docker-compose (scripts/deps.sh --test), then dynalite and s3rver from tests/package-lock.json
-# into tests/node_modules (npm ci, only when node_modules is missing or older than the lock
-# file). Install scripts never run (--ignore-scripts; npm 11 skips them by default anyway):
-# dynalite and s3rver work without them, so npm 9 (Debian) and npm 11 install the same tree.
-NODE_STAMP := tests/node_modules/.package-lock.json
+# into tests/node_modules.
 test-deps:
 	@scripts/deps.sh --test
-	@set -e; if [ ! -e $(NODE_STAMP) ] || [ tests/package-lock.json -nt $(NODE_STAMP) ] || \
-	    [ tests/package.json -nt $(NODE_STAMP) ]; then \
-	  echo "test-deps: npm ci in tests/ (dynalite, s3rver)"; \
-	  (cd tests && npm ci --no-audit --no-fund --ignore-scripts) && touch $(NODE_STAMP); \
-	fi
+	$(call npm_ci,tests,dynalite and s3rver)
 
-build: deps
+# web-deps: uPlot from web/package-lock.json into web/node_modules; the build embeds its files
+# into diamondd (the graph page at GET /), so every build needs it.
+web-deps: deps
+	$(call npm_ci,web,uPlot for the graph page)
+
+build: web-deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
@@ -42,7 +52,7 @@ test: test-deps
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L unit
 
-test-sanitize: test-deps
+test-sanitize: test-deps web-deps
 	@cmake -S . -B $(ASAN_BUILD) -DCMAKE_BUILD_TYPE=Debug -DDM_SANITIZE=ON >/dev/null
 	@cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
@@ -50,7 +60,7 @@ test-sanitize: test-deps
 
 # Every other build type a user may pick (-O3 and -Os find warnings -O2 does not): each is
 # built with -Werror, and the unit tests run in Release.
-test-build-types: deps
+test-build-types: web-deps
 	@set -e; for t in Release MinSizeRel Debug; do \
 	  echo "build type $$t"; \
 	  cmake -S . -B build-$$t -DCMAKE_BUILD_TYPE=$$t >/dev/null; \

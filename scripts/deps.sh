@@ -11,10 +11,10 @@ pkgs=(build-essential cmake pkg-config libuv1-dev libyajl-dev liblmdb-dev libcmo
       libhiredis-dev libcurl4-openssl-dev libssl-dev)
 extra=()
 case "${1:-}" in
-  # the test engines: redis-server (single and cluster), node + npm for dynalite and s3rver
-  # (tests/package.json, installed by `npm ci` from the Makefile), docker-compose to validate
-  # docker/docker-compose.yml offline.
-  --test)  pkgs+=(redis-server redis-tools docker-compose) ;;
+  # the test engines: redis-server (single and cluster), dynalite and s3rver (tests/package.json,
+  # installed by `npm ci` from the Makefile), docker-compose to validate
+  # docker/docker-compose.yml offline, chromium (headless) for the graph page's test.
+  --test)  pkgs+=(redis-server redis-tools docker-compose chromium) ;;
   --bench) pkgs+=(wrk hyperfine libjansson-dev) ;;
   --fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
   "") ;;
@@ -24,14 +24,13 @@ missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
-if [ "${1:-}" = "--test" ]; then
-  # node and npm are checked as commands, not packages: a machine may have them from
-  # elsewhere (e.g. a nodejs package that bundles npm, which Debian's npm would conflict
-  # with); Debian's own are installed only when a command is missing.
-  command -v node >/dev/null 2>&1 || extra+=(nodejs)
-  command -v npm >/dev/null 2>&1 || extra+=(npm)
-  missing+=("${extra[@]}")
-fi
+# node + npm, for every build: `npm ci` in web/ installs uPlot, embedded into diamondd (the
+# graph page), and in tests/ the test engines. They are checked as commands, not packages: a
+# machine may have them from elsewhere (e.g. a nodejs package that bundles npm, which Debian's
+# npm would conflict with); Debian's own are installed only when a command is missing.
+command -v node >/dev/null 2>&1 || extra+=(nodejs)
+command -v npm >/dev/null 2>&1 || extra+=(npm)
+missing+=("${extra[@]}")
 [ ${#missing[@]} -eq 0 ] && exit 0
 echo "deps: installing ${missing[*]}" >&2
 sudo=""

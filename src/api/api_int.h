@@ -35,6 +35,7 @@ int dm_api_mackerel_host_routes(dm_api *a);
 /* A one-segment identifier (hostId, service name): 0, or -1 after answering 400. */
 int dm_api_check_ident(dm_http_req *r, const char *what, const char *s);
 int dm_api_ops_routes(dm_api *a);
+int dm_api_page_routes(dm_api *a); /* GET / and /static/: the graph page (page.c) */
 
 /* Replies {"success":true}-style JSON from a literal. */
 void dm_api_json(dm_http_req *r, int status, const char *json);
