@@ -37,6 +37,13 @@ int dm_engine_latest(dm_engine *e, const char *series, size_t len, dm_points_cb 
 /* Calls fn for every known series name starting with prefix, in sorted order. */
 void dm_engine_names(dm_engine *e, const char *prefix, size_t len,
                      void (*fn)(void *arg, const char *name, size_t len), void *arg);
+/* The same walk, with skips: fn returns 0 to go on with the next name, k > 0 to skip every
+ * following name whose first k bytes equal this name's (its first k <= len bytes), or
+ * DM_NAMES_STOP to end the walk. /metrics/find visits one name per distinct child this way
+ * instead of every name below it. Names must not be added from inside fn. */
+#define DM_NAMES_STOP ((size_t)-1)
+void dm_engine_names_walk(dm_engine *e, const char *prefix, size_t len,
+                          size_t (*fn)(void *arg, const char *name, size_t len), void *arg);
 
 /* Flushes every dirty cache window to the table now (open ones too). */
 int dm_engine_flush(dm_engine *e, dm_done_cb cb, void *arg);

@@ -35,6 +35,13 @@ int dm_api_mackerel_host_routes(dm_api *a);
 /* A one-segment identifier (hostId, service name): 0, or -1 after answering 400. */
 int dm_api_check_ident(dm_http_req *r, const char *what, const char *s);
 int dm_api_ops_routes(dm_api *a);
+/* Graphite metadata for Grafana: /metrics/{find,expand,index.json} (graphite_find.c), and
+ * /functions, /tags/autoComplete/{tags,values}, /version (graphite_meta.c). The find core is exposed so
+ * its unit test runs without HTTP: 0, DM_EINVAL (format), DM_ERANGE (over budget), DM_ENOMEM. */
+int dm_api_graphite_find_routes(dm_api *a);
+int dm_api_graphite_meta_routes(dm_api *a);
+int dm_api_graphite_find_json(dm_engine *e, const char *query, const char *format,
+                              int leaves_only, int wildcards, size_t budget, struct dm_buf *out);
 int dm_api_page_routes(dm_api *a); /* GET / and /static/: the graph page (page.c) */
 
 /* Replies {"success":true}-style JSON from a literal. */

@@ -128,6 +128,54 @@ void dm_name_index_prefix(dm_name_index *ix, const char *prefix, size_t len,
   }
 }
 
+/* Index of the first name after i that does not start with sorted[i]'s first k bytes. The
+ * names sharing that prefix are contiguous from i on; the next one usually differs already,
+ * so gallop before bisecting. */
+static size_t skip_prefix(const dm_name_index *ix, size_t i, size_t k) {
+  const name *x = ix->sorted[i];
+  size_t lo = i + 1, step = 1, hi;
+  for (;;) { /* invariant: every name in (i, lo) shares the prefix */
+    hi = lo + step - 1;
+    if (hi >= ix->count) {
+      hi = ix->count;
+      break;
+    }
+    const name *y = ix->sorted[hi];
+    if (y->len < k || memcmp(y->s, x->s, k) != 0) break;
+    lo = hi + 1;
+    step *= 2;
+  }
+  while (lo < hi) { /* first name in [lo, hi) not sharing the prefix; hi does not or is end */
+    size_t mid = lo + (hi - lo) / 2;
+    const name *y = ix->sorted[mid];
+    if (y->len >= k && memcmp(y->s, x->s, k) == 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+void dm_engine_names_walk(dm_engine *e, const char *prefix, size_t len,
+                          size_t (*fn)(void *arg, const char *name, size_t len), void *arg) {
+  dm_name_index *ix = e->names;
+  if (ix->nsorted < ix->count) sort_new(ix);
+  size_t lo = 0, hi = ix->count; /* first name >= prefix */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const name *x = ix->sorted[mid];
+    size_t m = x->len < len ? x->len : len;
+    int c = memcmp(x->s, prefix, m);
+    if (c < 0 || (c == 0 && x->len < len)) lo = mid + 1;
+    else hi = mid;
+  }
+  for (size_t i = lo; i < ix->count;) {
+    const name *x = ix->sorted[i];
+    if (x->len < len || memcmp(x->s, prefix, len) != 0) break;
+    size_t k = fn(arg, x->s, x->len);
+    if (k == DM_NAMES_STOP) break;
+    i = k == 0 ? i + 1 : skip_prefix(ix, i, k > x->len ? x->len : k);
+  }
+}
+
 size_t dm_name_index_count(const dm_name_index *ix) { return ix->count; }
 
 void dm_name_index_free(dm_name_index *ix) {

@@ -1,0 +1,418 @@
+/* graphite_find.c — the Graphite metric browser: /metrics/find, /metrics/expand and
+ * /metrics/index.json, in graphite-web's reply shapes, over the engine's sorted name index.
+ *
+ * A query is a Graphite glob of k segments; a "node" is the first k segments of a known
+ * name that match it: a leaf when the name has exactly k segments, a branch when it has
+ * more (a node can be both: "a.b" and "a.b.c"). Finding them must stay fast with a million
+ * names, so the walk never visits every name under a branch:
+ *
+ *   1. Only names starting with the glob's literal prefix (the bytes before the first
+ *      metacharacter) are walked: dm_engine_names_walk bisects to them.
+ *   2. Each name is cut after its k-th segment and the cut is matched with dm_glob_match.
+ *   3. A name with more than k segments stands for every name sharing its first k
+ *      segments plus the dot: whether it matched or not, the walk skips all of them (a
+ *      galloping search in the sorted index). So a find visits about one name per distinct
+ *      node at depth k, plus the leaves at depth k.
+ *
+ * The nodes come out in name order, which is not quite node order ('-' sorts before '.',
+ * so "a.b-x" falls between leaf "a.b" and branch "a.b"): they are sorted and merged at the
+ * end. More than limits.max_query_series nodes is refused with a 400 naming the limit, and
+ * the walk stops there, so a too-broad pattern costs at most the budget.
+ *
+ * from/until are accepted and ignored: the index keeps names, not when they had points.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api_int.h"
+#include "diamond/buf.h"
+#include "diamond/error.h"
+#include "diamond/names.h"
+
+typedef struct node {
+  const char *path; /* points into the name index: valid until the loop turn ends */
+  size_t len;
+  unsigned leaf : 1, branch : 1;
+} node;
+
+typedef struct walk {
+  const char *pattern;
+  size_t segs; /* segments in the pattern */
+  size_t budget;
+  int leaves_only;
+  node *nodes;
+  size_t n, cap;
+  int over, oom;
+} walk;
+
+/* Segments of a glob: dots outside [] and {} plus one. */
+static size_t glob_segments(const char *p) {
+  size_t n = 1;
+  int depth = 0, cls = 0;
+  for (; *p; p++) {
+    if (cls) {
+      if (*p == ']') cls = 0;
+    } else if (*p == '[') {
+      cls = strchr(p, ']') != NULL;
+    } else if (*p == '{') {
+      depth += strchr(p, '}') != NULL;
+    } else if (*p == '}' && depth > 0) {
+      depth--;
+    } else if (*p == '.' && depth == 0) {
+      n++;
+    }
+  }
+  return n;
+}
+
+static size_t literal_prefix(const char *p) { return strcspn(p, "*?[{"); }
+
+static size_t visit(void *arg, const char *name, size_t len) {
+  walk *w = arg;
+  size_t cut = 0, seg = 1; /* cut: end of the first segs segments */
+  for (; cut < len; cut++)
+    if (name[cut] == '.' && ++seg > w->segs) break;
+  int leaf = cut == len;
+  if (leaf && seg < w->segs) return 0; /* fewer segments than the pattern: no match */
+  if (dm_glob_match(w->pattern, name, cut) && (leaf || !w->leaves_only)) {
+    if (w->n == w->budget) {
+      w->over = 1;
+      return DM_NAMES_STOP;
+    }
+    if (w->n == w->cap) {
+      size_t cap = w->cap ? w->cap * 2 : 64;
+      node *p = realloc(w->nodes, cap * sizeof *p);
+      if (p == NULL) {
+        w->oom = 1;
+        return DM_NAMES_STOP;
+      }
+      w->nodes = p;
+      w->cap = cap;
+    }
+    w->nodes[w->n++] = (node){name, cut, (unsigned)leaf, (unsigned)!leaf};
+  }
+  return leaf ? 0 : cut + 1; /* skip every name under this branch */
+}
+
+static int cmp_node(const void *a, const void *b) {
+  const node *x = a, *y = b;
+  size_t m = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->path, y->path, m);
+  if (c != 0) return c;
+  return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* Sorted, one entry per path with both flags merged. */
+static void sort_merge(walk *w) {
+  if (w->n > 1) qsort(w->nodes, w->n, sizeof *w->nodes, cmp_node);
+  size_t out = 0;
+  for (size_t i = 0; i < w->n; i++) {
+    if (out > 0 && cmp_node(&w->nodes[out - 1], &w->nodes[i]) == 0) {
+      w->nodes[out - 1].leaf |= w->nodes[i].leaf;
+      w->nodes[out - 1].branch |= w->nodes[i].branch;
+    } else {
+      w->nodes[out++] = w->nodes[i];
+    }
+  }
+  w->n = out;
+}
+
+/* Walks one pattern into w (appending). 0, DM_ERANGE (over budget) or DM_ENOMEM. */
+static int find_nodes(dm_engine *e, const char *pattern, walk *w) {
+  w->pattern = pattern;
+  w->segs = glob_segments(pattern);
+  dm_engine_names_walk(e, pattern, literal_prefix(pattern), visit, w);
+  if (w->oom) return DM_ENOMEM;
+  if (w->over) return DM_ERANGE;
+  return 0;
+}
+
+static const char *last_seg(const node *x) {
+  const char *s = x->path + x->len;
+  while (s > x->path && s[-1] != '.') s--;
+  return s;
+}
+
+/* graphite-web lists completer and treejson nodes by node name (the last segment), not by
+ * path; ties by path here, where graphite-web leaves them in its store's order. */
+static int cmp_by_name(const void *a, const void *b) {
+  const node *x = a, *y = b;
+  const char *sx = last_seg(x), *sy = last_seg(y);
+  node nx = {sx, (size_t)(x->path + x->len - sx), 0, 0};
+  node ny = {sy, (size_t)(y->path + y->len - sy), 0, 0};
+  int c = cmp_node(&nx, &ny);
+  return c != 0 ? c : cmp_node(x, y);
+}
+
+static void tree_entry(dm_buf *b, const char *base, size_t blen, const char *text, size_t tlen,
+                       int branch) {
+  dm_buf_adds(b, "{\"text\":");
+  dm_buf_json_str(b, text, tlen);
+  dm_buf_adds(b, ",\"id\":");
+  char *id = malloc(blen + tlen + 1);
+  if (id == NULL) {
+    b->oom = 1;
+    return;
+  }
+  memcpy(id, base, blen);
+  memcpy(id + blen, text, tlen);
+  dm_buf_json_str(b, id, blen + tlen);
+  free(id);
+  dm_buf_adds(b, branch ? ",\"allowChildren\":1,\"expandable\":1,\"leaf\":0}"
+                        : ",\"allowChildren\":0,\"expandable\":0,\"leaf\":1}");
+}
+
+/* treejson: one entry per node name (graphite-web keeps the first node of each name, so
+ * "host.*.cpu" lists "cpu" once), its id the query's base path plus the name; branches
+ * first, then leaves, each in name order. A name that is a branch anywhere is a branch. */
+static void treejson(dm_buf *out, walk *w, const char *query, int wildcards) {
+  const char *dot = strrchr(query, '.');
+  size_t blen = dot ? (size_t)(dot - query) + 1 : 0; /* base_path, as the query spells it */
+  qsort(w->nodes, w->n, sizeof *w->nodes, cmp_by_name);
+  size_t n = 0;
+  int any_branch = 0;
+  for (size_t i = 0; i < w->n; i++) { /* reduce to one node per name, path = the name */
+    const char *t = last_seg(&w->nodes[i]);
+    node x = {t, (size_t)(w->nodes[i].path + w->nodes[i].len - t), w->nodes[i].leaf,
+              w->nodes[i].branch};
+    if (n > 0 && cmp_node(&w->nodes[n - 1], &x) == 0) {
+      w->nodes[n - 1].branch |= x.branch;
+    } else {
+      w->nodes[n++] = x;
+    }
+    any_branch |= x.branch;
+  }
+  dm_buf_adds(out, "[");
+  int first = 1;
+  if (n > 1 && wildcards) {
+    tree_entry(out, query, blen, "*", 1, any_branch);
+    first = 0;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t i = 0; i < n; i++) {
+      const node *x = &w->nodes[i];
+      if (pass == 0 ? !x->branch : x->branch) continue;
+      if (!first) dm_buf_adds(out, ",");
+      first = 0;
+      tree_entry(out, query, blen, x->path, x->len, pass == 0);
+    }
+  }
+  dm_buf_adds(out, "]");
+}
+
+/* completer: every node (both kinds of a node that is both), a branch's path ending in '.' */
+static void completer(dm_buf *out, walk *w, int wildcards) {
+  qsort(w->nodes, w->n, sizeof *w->nodes, cmp_by_name);
+  dm_buf_adds(out, "{\"metrics\":[");
+  size_t k = 0;
+  for (size_t i = 0; i < w->n; i++) {
+    const node *x = &w->nodes[i];
+    const char *t = last_seg(x);
+    for (int leaf = 0; leaf < 2; leaf++) {
+      if (!(leaf ? x->leaf : x->branch)) continue;
+      if (k++) dm_buf_adds(out, ",");
+      dm_buf_adds(out, "{\"path\":");
+      dm_buf_json_str(out, x->path, x->len);
+      if (!leaf && !out->oom) { /* "a.b" -> "a.b." */
+        out->len--;
+        dm_buf_adds(out, ".\"");
+      }
+      dm_buf_adds(out, ",\"name\":");
+      dm_buf_json_str(out, t, (size_t)(x->path + x->len - t));
+      dm_buf_adds(out, leaf ? ",\"is_leaf\":\"1\"}" : ",\"is_leaf\":\"0\"}");
+    }
+  }
+  if (k > 1 && wildcards) dm_buf_adds(out, ",{\"name\":\"*\"}");
+  dm_buf_adds(out, "]}");
+}
+
+/* json: [{"path","is_leaf"}] by path (graphite-web adds each leaf's intervals: none here). */
+static void json_nodes(dm_buf *out, const walk *w) {
+  dm_buf_adds(out, "[");
+  size_t k = 0;
+  for (size_t i = 0; i < w->n; i++) {
+    for (int leaf = 0; leaf < 2; leaf++) {
+      if (!(leaf ? w->nodes[i].leaf : w->nodes[i].branch)) continue;
+      if (k++) dm_buf_adds(out, ",");
+      dm_buf_adds(out, "{\"path\":");
+      dm_buf_json_str(out, w->nodes[i].path, w->nodes[i].len);
+      dm_buf_adds(out, leaf ? ",\"is_leaf\":true}" : ",\"is_leaf\":false}");
+    }
+  }
+  dm_buf_adds(out, "]");
+}
+
+int dm_api_graphite_find_json(dm_engine *e, const char *query, const char *format,
+                              int leaves_only, int wildcards, size_t budget, dm_buf *out) {
+  char *q = NULL;
+  int is_completer = strcmp(format, "completer") == 0, is_json = strcmp(format, "json") == 0;
+  if (!is_completer && !is_json && strcmp(format, "treejson") != 0) return DM_EINVAL;
+  if (is_completer) { /* graphite-web: ".." becomes "*." and a trailing '*' is implied */
+    size_t n = strlen(query);
+    q = malloc(n + 2);
+    if (q == NULL) return DM_ENOMEM;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (query[i] == '.' && query[i + 1] == '.') {
+        q[o++] = '*';
+        q[o++] = '.';
+        i++;
+      } else {
+        q[o++] = query[i];
+      }
+    }
+    if (o == 0 || q[o - 1] != '*') q[o++] = '*';
+    q[o] = '\0';
+    query = q;
+  }
+  walk w = {.budget = budget, .leaves_only = leaves_only};
+  int rc = find_nodes(e, query, &w);
+  if (rc == 0) {
+    sort_merge(&w);
+    if (is_completer) completer(out, &w, wildcards);
+    else if (is_json) json_nodes(out, &w);
+    else treejson(out, &w, query, wildcards);
+    if (out->oom) rc = DM_ENOMEM;
+  }
+  free(w.nodes);
+  free(q);
+  return rc;
+}
+
+/* ---- HTTP ---- */
+
+static int int_param(dm_http_req *r, const char *name) {
+  const char *v = dm_http_query(r, name, 0);
+  return v != NULL && strtol(v, NULL, 10) != 0;
+}
+
+static void reply_json(dm_http_req *r, dm_buf *b) {
+  if (b->oom) dm_http_respond_error(r, 500, "out of memory");
+  else
+    dm_http_respond(r, 200, "application/json", b->p, b->len,
+                    "Pragma: no-cache\r\nCache-Control: no-cache\r\n");
+}
+
+static void over_budget(dm_http_req *r, const dm_api *a, const char *query) {
+  dm_http_respond_error(r, 400,
+                        "query \"%s\" matches more than %lld nodes (limits.max_query_series): "
+                        "narrow the pattern",
+                        query, (long long)a->cfg->max_query_series);
+}
+
+static void find(dm_http_req *r, void *arg) {
+  dm_api *a = arg;
+  const char *query = dm_http_query(r, "query", 0);
+  const char *format = dm_http_query(r, "format", 0);
+  if (query == NULL) {
+    dm_http_respond_error(r, 400, "missing required parameter 'query'");
+    return;
+  }
+  if (query[0] == '\0') {
+    dm_http_respond_error(r, 400, "required parameter 'query' is empty");
+    return;
+  }
+  dm_buf b;
+  dm_buf_init(&b);
+  int rc = dm_api_graphite_find_json(a->e, query, format ? format : "treejson",
+                                     int_param(r, "leavesOnly"), int_param(r, "wildcards"),
+                                     (size_t)a->cfg->max_query_series, &b);
+  if (rc == DM_EINVAL)
+    dm_http_respond_error(r, 400, "invalid value for 'format': \"%s\" (treejson, completer, json)",
+                          format);
+  else if (rc == DM_ERANGE) over_budget(r, a, query);
+  else if (rc < 0) dm_http_respond_error(r, 500, "out of memory");
+  else reply_json(r, &b);
+  dm_buf_free(&b);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted distinct paths of w's nodes as a JSON array (leaves only if asked). */
+static void path_array(dm_buf *b, walk *w) {
+  sort_merge(w);
+  dm_buf_adds(b, "[");
+  for (size_t i = 0; i < w->n; i++) {
+    if (i) dm_buf_adds(b, ",");
+    dm_buf_json_str(b, w->nodes[i].path, w->nodes[i].len);
+  }
+  dm_buf_adds(b, "]");
+}
+
+static void expand(dm_http_req *r, void *arg) {
+  dm_api *a = arg;
+  size_t nq = dm_http_query_all(r, "query", NULL, 0);
+  if (nq == 0) {
+    dm_http_respond_error(r, 400, "missing required parameter 'query'");
+    return;
+  }
+  const char **qs = malloc(nq * sizeof *qs);
+  dm_buf b;
+  dm_buf_init(&b);
+  walk w = {.budget = (size_t)a->cfg->max_query_series, .leaves_only = int_param(r, "leavesOnly")};
+  int group = int_param(r, "groupByExpr"), rc = 0;
+  if (qs == NULL) {
+    rc = DM_ENOMEM;
+    goto done;
+  }
+  dm_http_query_all(r, "query", qs, nq);
+  if (group) { /* {"results":{"<query>":[paths]}}, queries in sorted order, once each */
+    qsort(qs, nq, sizeof *qs, cmp_str);
+    dm_buf_adds(&b, "{\"results\":{");
+    for (size_t i = 0, k = 0; i < nq && rc == 0; i++) {
+      if (i > 0 && strcmp(qs[i], qs[i - 1]) == 0) continue;
+      w.n = 0;
+      rc = find_nodes(a->e, qs[i], &w);
+      if (rc < 0) break;
+      if (k++) dm_buf_adds(&b, ",");
+      dm_buf_json_str(&b, qs[i], strlen(qs[i]));
+      dm_buf_adds(&b, ":");
+      path_array(&b, &w);
+    }
+    dm_buf_adds(&b, "}}");
+  } else { /* {"results":[paths]}: the union */
+    for (size_t i = 0; i < nq && rc == 0; i++) rc = find_nodes(a->e, qs[i], &w);
+    if (rc == 0) {
+      dm_buf_adds(&b, "{\"results\":");
+      path_array(&b, &w);
+      dm_buf_adds(&b, "}");
+    }
+  }
+done:
+  if (rc == DM_ERANGE) over_budget(r, a, w.pattern);
+  else if (rc < 0) dm_http_respond_error(r, 500, "out of memory");
+  else reply_json(r, &b);
+  free(w.nodes);
+  free(qs);
+  dm_buf_free(&b);
+}
+
+static void index_name(void *arg, const char *name, size_t len) {
+  dm_buf *b = arg;
+  if (b->len > 1) dm_buf_adds(b, ",");
+  dm_buf_json_str(b, name, len);
+}
+
+/* Every series name, sorted: graphite-web has no limit here and neither do we (about
+ * 40 bytes a name). */
+static void index_json(dm_http_req *r, void *arg) {
+  dm_api *a = arg;
+  dm_buf b;
+  dm_buf_init(&b);
+  dm_buf_adds(&b, "[");
+  dm_engine_names(a->e, "", 0, index_name, &b);
+  dm_buf_adds(&b, "]");
+  reply_json(r, &b);
+  dm_buf_free(&b);
+}
+
+int dm_api_graphite_find_routes(dm_api *a) {
+  int rc = 0;
+  int m = DM_HTTP_GET | DM_HTTP_POST;
+  rc |= dm_api_route(a, m, "/metrics/find", "graphite_find", SCOPE_READ, find);
+  rc |= dm_api_route(a, m, "/metrics/expand", "graphite_expand", SCOPE_READ, expand);
+  rc |= dm_api_route(a, m, "/metrics/index.json", "graphite_index", SCOPE_READ, index_json);
+  return rc < 0 ? DM_ENOMEM : 0;
+}
