@@ -118,6 +118,8 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   int rc = dm_api_mackerel_routes(a);
   if (rc == 0) rc = dm_api_mackerel_host_routes(a);
   if (rc == 0) rc = dm_api_ops_routes(a);
+  if (rc == 0) rc = dm_api_influx_routes(a);
+  if (rc == 0) rc = dm_api_collectd_routes(a);
   if (rc == 0) rc = dm_api_graphite_find_routes(a);
   if (rc == 0) rc = dm_api_graphite_meta_routes(a);
   if (rc == 0) rc = dm_api_page_routes(a);

@@ -35,6 +35,15 @@ int dm_api_mackerel_host_routes(dm_api *a);
 /* A one-segment identifier (hostId, service name): 0, or -1 after answering 400. */
 int dm_api_check_ident(dm_http_req *r, const char *what, const char *s);
 int dm_api_ops_routes(dm_api *a);
+int dm_api_influx_routes(dm_api *a);   /* influx.c: /write, /api/v2/write, /ping, /query */
+int dm_api_collectd_routes(dm_api *a); /* collectd.c: POST /collectd */
+/* influx.c, for the agent protocols: the key check of routes registered with SCOPE_NONE
+ * (X-Api-Key, Authorization Token/Basic, p=; 0, or -1 after answering 401/403); the write
+ * of a parsed batch (moved out of *b; ok_json NULL: no body); the engine error replies. */
+int dm_api_agent_auth(dm_api *a, dm_http_req *r);
+void dm_api_agent_write(dm_api *a, dm_http_req *r, dm_batch *b, dm_counter *points,
+                        int ok_status, const char *ok_json);
+void dm_api_engine_error(dm_api *a, dm_http_req *r, int rc);
 /* Graphite metadata for Grafana: /metrics/{find,expand,index.json} (graphite_find.c), and
  * /functions, /tags/autoComplete/{tags,values}, /version (graphite_meta.c). The find core is exposed so
  * its unit test runs without HTTP: 0, DM_EINVAL (format), DM_ERANGE (over budget), DM_ENOMEM. */
