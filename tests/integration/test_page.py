@@ -50,16 +50,6 @@ class Page(ServerTestCase):
     def setUpClass(cls):
         # with a key configured: the page's files must still need none
         cls.start_class_server(sets=["auth.keys=%s=read+write" % KEY])
-        cls.t_end = floor_step(now()) - STEP
-        points = []
-        for host, base in (("h1", 20.0), ("h2", 60.0)):
-            for i in range(55):
-                t = cls.t_end - i * STEP
-                points.append({"hostId": host, "name": "cpu", "time": t,
-                               "value": base + 10 * ((i * 7) % 11) / 11.0})
-        points.append({"hostId": "h1", "name": "mem", "time": cls.t_end, "value": 1.0})
-        st, _, body = cls.server.post_points(points, key=KEY)
-        assert st == 200, (st, body)
 
     def raw_get(self, path, headers=None):
         c = http.client.HTTPConnection("127.0.0.1", self.server.http_port, timeout=30)
@@ -128,14 +118,16 @@ class Page(ServerTestCase):
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         self.assertIsNotNone(chromium, "chromium not installed (scripts/deps.sh --test)")
         tmp = track_dir(tempfile.mkdtemp(prefix="diamond-page-"))
-        # The key the page sends comes from localStorage: run this server open instead.
-        # (A second server without keys, so that the page needs no typing.)
+        # The key the page sends comes from localStorage, empty in a new profile: the page
+        # is loaded from a second server, open (no keys).
         srv = self.start_server()
-        points = []
+        t_end = floor_step(now()) - STEP
+        points = []  # 55 points each over the last hour, and a series not asked for
         for host, base in (("h1", 20.0), ("h2", 60.0)):
             for i in range(55):
-                points.append({"hostId": host, "name": "cpu", "time": self.t_end - i * STEP,
+                points.append({"hostId": host, "name": "cpu", "time": t_end - i * STEP,
                                "value": base + 10 * ((i * 7) % 11) / 11.0})
+        points.append({"hostId": "h1", "name": "mem", "time": t_end, "value": 1.0})
         st, _, body = srv.post_points(points)
         self.assertEqual(st, 200, body)
         url = ("http://127.0.0.1:%d/?target=host.h1.cpu&target=host.h2.cpu&from=-1h"
@@ -158,8 +150,10 @@ class Page(ServerTestCase):
         self.assertEqual(names, ["host.h1.cpu", "host.h2.cpu"], status)
         for s in status["series"]:
             self.assertGreater(s["points"], 0, status)
-        self.assertIn("uplot", dom)  # uPlot built its DOM (class="uplot")
+        self.assertIn('class="uplot', dom)  # uPlot built its chart and legend
         self.assertIn("u-legend", dom)
+        if srv.get("/metrics/find?query=*")[0] != 404:  # the tree's first level
+            self.assertIn('<span title="host">host</span>', dom)
 
         png = os.path.join(tmp, "page.png")
         code, _, err = run(["--screenshot=" + png], "profile-shot")
