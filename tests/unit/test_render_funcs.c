@@ -1,0 +1,443 @@
+/* test_render_funcs.c — every /render function on hand-made series, through both phases
+ * (paths -> fetch -> eval) and the json writer; expected outputs worked out from
+ * graphite-web 1.1's functions.py semantics. Requests are from=999 until=1049, so a step-10
+ * series is fetched as graphite's whisper does: values at 1000, 1010, .., 1040. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "diamond/error.h"
+#include "diamond/names.h"
+#include "diamond/render.h"
+
+#define N NAN
+
+typedef struct stored {
+  const char *name;
+  int64_t step, from; /* from != 0: the store only has data from there (a misaligned series) */
+  size_t n;
+  int64_t t[16];
+  double v[16];
+} stored;
+
+static stored db[32];
+static size_t ndb;
+static char err[256];
+
+/* Points at t0, t0 + step, ..; a NaN value is a missing point. */
+static void put(const char *name, int64_t step, int64_t t0, size_t n, const double *v) {
+  stored *s = &db[ndb++];
+  memset(s, 0, sizeof *s);
+  s->name = name;
+  s->step = step;
+  for (size_t i = 0; i < n; i++) {
+    if (isnan(v[i])) continue;
+    s->t[s->n] = t0 + (int64_t)i * step;
+    s->v[s->n++] = v[i];
+  }
+}
+
+typedef struct req_ctx {
+  int64_t from, until;
+  size_t calls;
+} req_ctx;
+
+static int fetch(void *arg, size_t index, const dm_render_path *p, dm_render_list *out) {
+  req_ctx *r = arg;
+  (void)index;
+  r->calls++;
+  for (size_t i = 0; i < ndb; i++) {
+    const stored *s = &db[i];
+    if (!dm_glob_match(p->pattern, s->name, strlen(s->name))) continue;
+    int64_t f, u;
+    dm_render_path_range(p, r->from, r->until, s->step, &f, &u);
+    if (s->from && s->from > f) f = s->from;
+    dm_render_series *x = dm_render_series_grid(s->name, strlen(s->name), f, u, s->step, s->t,
+                                                s->v, s->n);
+    if (dm_render_list_add(out, x) < 0) return DM_ENOMEM;
+  }
+  return 0;
+}
+
+static int eval_targets(const char *target, size_t max_series, size_t max_points,
+                        dm_buf *json) {
+  const char *ts[1] = {target};
+  size_t ls[1] = {strlen(target)};
+  dm_render_ast *a;
+  int rc = dm_render_parse(&a, ts, ls, 1, err, sizeof err);
+  if (rc < 0) return rc;
+  req_ctx r = {999, 1049, 0};
+  dm_render_req req = {999, 1049, max_series, max_points};
+  dm_render_list out = {0};
+  rc = dm_render_eval(a, &req, fetch, &r, &out, err, sizeof err);
+  if (rc == 0) dm_render_json(json, &out, 0);
+  dm_render_list_free(&out);
+  dm_render_ast_free(a);
+  return rc;
+}
+
+static void expect(const char *target, const char *want) {
+  dm_buf b;
+  dm_buf_init(&b);
+  int rc = eval_targets(target, 0, 0, &b);
+  if (rc != 0) fail_msg("%s: rc %d: %s", target, rc, err);
+  dm_buf_add(&b, "", 1);
+  if (strcmp(b.p, want) != 0) fail_msg("%s\n got: %s\nwant: %s", target, b.p, want);
+  dm_buf_free(&b);
+}
+
+static void expect_err(const char *target, size_t max_series, size_t max_points, int want_rc,
+                       const char *want) {
+  dm_buf b;
+  dm_buf_init(&b);
+  int rc = eval_targets(target, max_series, max_points, &b);
+  dm_buf_free(&b);
+  assert_int_equal(rc, want_rc);
+  assert_string_equal(err, want);
+}
+
+/* One series in the reply with these (already formatted) datapoints. */
+#define ONE(target, name, pts) "[{\"target\":\"" target "\",\"tags\":{\"name\":\"" name "\"},\"datapoints\":[" pts "]}]"
+#define AX "[1,1000],[2,1010],[null,1020],[4,1030],[5,1040]"
+
+static int setup(void **state) {
+  (void)state;
+  ndb = 0;
+  put("a.x", 10, 1000, 5, (double[]){1, 2, N, 4, 5});
+  put("a.y", 10, 1000, 5, (double[]){10, N, N, 40, 50});
+  put("b.z", 20, 1000, 3, (double[]){100, 200, 300});
+  put("c.cnt", 10, 1000, 5, (double[]){10, 20, 5, 15, N});
+  put("d.late", 10, 1020, 3, (double[]){7, 8, 9});
+  db[ndb - 1].from = 1019;
+  put("e.p", 10, 1000, 5, (double[]){1, 1, N, 3, 0});
+  put("e.q", 10, 1000, 5, (double[]){3, 1, N, 1, 0});
+  put("s.h1.cpu", 10, 1000, 5, (double[]){1, 1, 1, 1, 1});
+  put("s.h1.mem", 10, 1000, 5, (double[]){5, 5, 5, 5, 5});
+  put("s.h2.cpu", 10, 1000, 5, (double[]){2, N, 2, 2, 2});
+  put("h.n10", 10, 1000, 1, (double[]){1});
+  put("h.n9", 10, 1000, 1, (double[]){1});
+  return 0;
+}
+
+static void test_fetch_and_path(void **state) {
+  (void)state;
+  expect("a.x", ONE("a.x", "a.x", AX));
+  expect("nope.*", "[]");
+  expect("b.z", ONE("b.z", "b.z", "[100,1000],[200,1020],[300,1040]"));
+}
+
+static void test_alias_family(void **state) {
+  (void)state;
+  expect("alias(a.x, 'foo')", ONE("foo", "a.x", AX));
+  expect("aliasByNode(a.x, 0)", ONE("a", "a.x", AX));
+  expect("aliasByNode(a.x, -1)", ONE("x", "a.x", AX));
+  expect("aliasByNode(a.x, 5)", ONE("", "a.x", AX));
+  /* the first path expression inside the name, as graphite-web 1.1 */
+  expect("aliasByNode(scale(s.h1.cpu, 2), 1, 2)",
+         ONE("h1.cpu", "s.h1.cpu", "[2,1000],[2,1010],[2,1020],[2,1030],[2,1040]"));
+  expect("aliasByMetric(s.h1.cpu)",
+         ONE("cpu", "s.h1.cpu", "[1,1000],[1,1010],[1,1020],[1,1030],[1,1040]"));
+}
+
+static void test_alias_sub_grafana(void **state) {
+  (void)state;
+  expect("aliasSub(a.x, \"(^.*$)\", \"\\1 A\")", ONE("a.x A", "a.x", AX));
+  expect("aliasSub(sumSeries(a.x), \"(^.*$)\", \"\\1 B\")", ONE("sumSeries(a.x) B", "a.x", AX));
+  expect("aliasSub(s.h1.cpu, '^s\\.(\\w+)\\..*$', 'host \\1')",
+         ONE("host h1", "s.h1.cpu", "[1,1000],[1,1010],[1,1020],[1,1030],[1,1040]"));
+  expect("aliasSub(a.x, 'x', 'zz')", ONE("a.zz", "a.x", AX));
+  expect("aliasSub(aliasSub(a.x, '\\.', '_'), '(a)_(x)', '\\g<2>-\\1')", ONE("x-a", "a.x", AX));
+  expect_err("aliasSub(a.x, '(', 'y')", 0, 0, DM_EINVAL,
+             "target 1: position 14: aliasSub: bad regex");
+}
+
+static void test_constant_line(void **state) {
+  (void)state;
+  /* start = from, step = (until - from) / 2, three values */
+  expect("constantLine(42)", ONE("42", "42", "[42,999],[42,1024],[42,1049]"));
+  expect("constantLine(1.5)", ONE("1.5", "1.5", "[1.5,999],[1.5,1024],[1.5,1049]"));
+  expect("constantLine(2.0)", ONE("2.0", "2.0", "[2,999],[2,1024],[2,1049]"));
+}
+
+static void test_consolidate_by(void **state) {
+  (void)state;
+  expect("consolidateBy(a.x, 'max')", ONE("consolidateBy(a.x,\\\"max\\\")", "a.x", AX));
+  expect_err("consolidateBy(a.x, 'median')", 0, 0, DM_EINVAL,
+             "target 1: position 19: consolidateBy: unknown function \"median\" (average, sum, "
+             "min, max, first, last)");
+}
+
+static void test_aggregates(void **state) {
+  (void)state;
+  expect("sumSeries(a.*)", ONE("sumSeries(a.*)", "sumSeries(a.*)",
+                               "[11,1000],[2,1010],[null,1020],[44,1030],[55,1040]"));
+  expect("averageSeries(a.*)", ONE("averageSeries(a.*)", "averageSeries(a.*)",
+                                   "[5.5,1000],[2,1010],[null,1020],[22,1030],[27.5,1040]"));
+  expect("maxSeries(a.*)", ONE("maxSeries(a.*)", "maxSeries(a.*)",
+                               "[10,1000],[2,1010],[null,1020],[40,1030],[50,1040]"));
+  expect("minSeries(a.*)", ONE("minSeries(a.*)", "minSeries(a.*)",
+                               "[1,1000],[2,1010],[null,1020],[4,1030],[5,1040]"));
+  expect("diffSeries(a.x, a.y)", ONE("diffSeries(a.x,a.y)", "diffSeries(a.x,a.y)",
+                                     "[-9,1000],[2,1010],[null,1020],[-36,1030],[-45,1040]"));
+  /* the first non-null is the minuend */
+  expect("diffSeries(a.y, a.x)", ONE("diffSeries(a.y,a.x)", "diffSeries(a.y,a.x)",
+                                     "[9,1000],[2,1010],[null,1020],[36,1030],[45,1040]"));
+  expect("multiplySeries(a.x, a.y)",
+         ONE("multiplySeries(a.x,a.y)", "multiplySeries(a.x,a.y)",
+             "[10,1000],[null,1010],[null,1020],[160,1030],[250,1040]"));
+  /* one series: tags.name stays its own */
+  expect("sumSeries(a.x)", ONE("sumSeries(a.x)", "a.x", AX));
+  /* duplicate path expressions are named once */
+  expect("sumSeries(a.x, a.x)", ONE("sumSeries(a.x)", "a.x",
+                                    "[2,1000],[4,1010],[null,1020],[8,1030],[10,1040]"));
+  expect("sumSeries(nope.*)", "[]");
+  expect("sum(a.*)", ONE("sumSeries(a.*)", "sumSeries(a.*)",
+                         "[11,1000],[2,1010],[null,1020],[44,1030],[55,1040]"));
+}
+
+static void test_aggregate_steps_and_ranges(void **state) {
+  (void)state;
+  /* lcm(10, 20) = 20: a.x averaged in pairs (1.5, 4, 5) */
+  expect("sumSeries(a.x, b.z)", ONE("sumSeries(a.x,b.z)", "sumSeries(a.x,b.z)",
+                                    "[101.5,1000],[204,1020],[305,1040]"));
+  /* misaligned: graphite-web zips by index, not by time */
+  expect("sumSeries(a.x, d.late)", ONE("sumSeries(a.x,d.late)", "sumSeries(a.x,d.late)",
+                                       "[8,1000],[10,1010],[9,1020],[4,1030],[5,1040]"));
+  expect("d.late", ONE("d.late", "d.late", "[7,1020],[8,1030],[9,1040]"));
+}
+
+static void test_divide(void **state) {
+  (void)state;
+  expect("divideSeries(a.y, a.x)", ONE("divideSeries(a.y,a.x)", "a.y",
+                                       "[10,1000],[null,1010],[null,1020],[10,1030],[10,1040]"));
+  expect("divideSeries(a.x, nope)",
+         ONE("divideSeries(a.x,MISSING)", "a.x",
+             "[null,1000],[null,1010],[null,1020],[null,1030],[null,1040]"));
+  expect_err("divideSeries(a.x, a.*)", 0, 0, DM_EINVAL,
+             "target 1: position 18: divideSeries second argument must reference exactly 1 "
+             "series (got 2)");
+  /* divide by zero is null */
+  expect("divideSeries(a.x, e.p)", ONE("divideSeries(a.x,e.p)", "a.x",
+                                       "[1,1000],[2,1010],[null,1020],[1.3333333333333333,1030],[null,1040]"));
+}
+
+static void test_scale_offset_absolute(void **state) {
+  (void)state;
+  expect("scale(a.x, 2)", ONE("scale(a.x,2)", "a.x",
+                              "[2,1000],[4,1010],[null,1020],[8,1030],[10,1040]"));
+  expect("scale(a.x, 0.5)", ONE("scale(a.x,0.5)", "a.x",
+                                "[0.5,1000],[1,1010],[null,1020],[2,1030],[2.5,1040]"));
+  expect("offset(a.x, -1)", ONE("offset(a.x,-1)", "a.x",
+                                "[0,1000],[1,1010],[null,1020],[3,1030],[4,1040]"));
+  expect("absolute(offset(a.x, -3))", ONE("absolute(offset(a.x,-3))", "a.x",
+                                          "[2,1000],[1,1010],[null,1020],[1,1030],[2,1040]"));
+  /* pathExpression becomes the name: an aggregate over scaled series names them */
+  expect("sumSeries(scale(a.*, 1))",
+         ONE("sumSeries(scale(a.x,1),scale(a.y,1))", "sumSeries(scale(a.x,1),scale(a.y,1))",
+             "[11,1000],[2,1010],[null,1020],[44,1030],[55,1040]"));
+}
+
+static void test_derivatives(void **state) {
+  (void)state;
+  expect("derivative(a.x)", ONE("derivative(a.x)", "a.x",
+                                "[null,1000],[1,1010],[null,1020],[null,1030],[1,1040]"));
+  expect("nonNegativeDerivative(c.cnt)",
+         ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
+             "[null,1000],[10,1010],[null,1020],[10,1030],[null,1040]"));
+  /* wrap with maxValue: max + 1 + v - prev = 30 + 1 + 5 - 20 */
+  expect("nonNegativeDerivative(c.cnt, 30)",
+         ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
+             "[null,1000],[10,1010],[16,1020],[10,1030],[null,1040]"));
+  /* a value above maxValue is dropped and forgets prev */
+  expect("nonNegativeDerivative(c.cnt, maxValue=18)",
+         ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
+             "[null,1000],[null,1010],[null,1020],[10,1030],[null,1040]"));
+  expect("perSecond(c.cnt)", ONE("perSecond(c.cnt)", "c.cnt",
+                                 "[null,1000],[1,1010],[null,1020],[1,1030],[null,1040]"));
+  expect("integral(a.x)", ONE("integral(a.x)", "a.x",
+                              "[1,1000],[3,1010],[null,1020],[7,1030],[12,1040]"));
+}
+
+static void test_moving_average(void **state) {
+  (void)state;
+  /* fetched from 979: values at 980, 990 are missing; value i = avg of the 2 before it */
+  expect("movingAverage(a.x, 2)", ONE("movingAverage(a.x,2)", "a.x",
+                                      "[null,1000],[1,1010],[1.5,1020],[2,1030],[4,1040]"));
+  expect("movingAverage(a.x, '20s')", ONE("movingAverage(a.x,\\\"20s\\\")", "a.x",
+                                          "[null,1000],[1,1010],[1.5,1020],[2,1030],[4,1040]"));
+  expect("movingAverage(a.x, 1)", ONE("movingAverage(a.x,1)", "a.x",
+                                      "[null,1000],[1,1010],[2,1020],[null,1030],[4,1040]"));
+  expect_err("movingAverage(a.x, a.y)", 0, 0, DM_EINVAL,
+             "target 1: position 19: movingAverage: windowSize must be a number of points or a "
+             "time (\"5min\")");
+}
+
+static void test_summarize(void **state) {
+  (void)state;
+  expect("summarize(a.x, '20s')", ONE("summarize(a.x, \\\"20s\\\", \\\"sum\\\")", "a.x",
+                                      "[3,1000],[4,1020],[5,1040]"));
+  expect("summarize(a.x, '20s', 'avg')",
+         ONE("summarize(a.x, \\\"20s\\\", \\\"avg\\\")", "a.x", "[1.5,1000],[4,1020],[5,1040]"));
+  /* buckets aligned to the interval: 990, 1020, 1050 (empty) */
+  expect("summarize(a.x, '30s')", ONE("summarize(a.x, \\\"30s\\\", \\\"sum\\\")", "a.x",
+                                      "[3,990],[9,1020],[null,1050]"));
+  expect("summarize(a.x, '30s', 'sum', true)",
+         ONE("summarize(a.x, \\\"30s\\\", \\\"sum\\\", true)", "a.x", "[3,1000],[9,1030]"));
+  expect("summarize(a.x, '30s', 'max')",
+         ONE("summarize(a.x, \\\"30s\\\", \\\"max\\\")", "a.x", "[2,990],[5,1020],[null,1050]"));
+  expect("summarize(a.x, '30s', 'last')",
+         ONE("summarize(a.x, \\\"30s\\\", \\\"last\\\")", "a.x", "[2,990],[5,1020],[null,1050]"));
+}
+
+#define AY "[10,1000],[null,1010],[null,1020],[40,1030],[50,1040]"
+static void test_selection(void **state) {
+  (void)state;
+  expect("highestCurrent(a.*)", ONE("a.y", "a.y", AY));
+  expect("highestMax(a.*, 1)", ONE("a.y", "a.y", AY));
+  expect("lowestCurrent(a.*, 1)", ONE("a.x", "a.x", AX));
+  expect("limit(a.*, 1)", ONE("a.x", "a.x", AX));
+  expect("limit(a.*, 0)", "[]");
+  expect("highestCurrent(nope.*, 3)", "[]");
+  dm_buf b;
+  dm_buf_init(&b);
+  assert_int_equal(eval_targets("highestCurrent(a.*, 5)", 0, 0, &b), 0);
+  dm_buf_add(&b, "", 1);
+  assert_non_null(strstr(b.p, "\"target\":\"a.y\""));
+  assert_true(strstr(b.p, "\"a.y\"") < strstr(b.p, "\"a.x\""));
+  dm_buf_free(&b);
+}
+
+static void test_sort_by_name(void **state) {
+  (void)state;
+  expect("sortByName(aliasByNode(a.*, 1), reverse=true)",
+         "[{\"target\":\"y\",\"tags\":{\"name\":\"a.y\"},\"datapoints\":[" AY "]},"
+         "{\"target\":\"x\",\"tags\":{\"name\":\"a.x\"},\"datapoints\":[" AX "]}]");
+  expect("aliasByNode(sortByName(h.*), 1)",
+         "[{\"target\":\"n10\",\"tags\":{\"name\":\"h.n10\"},\"datapoints\":[[1,1000],[null,1010],[null,1020],[null,1030],[null,1040]]},"
+         "{\"target\":\"n9\",\"tags\":{\"name\":\"h.n9\"},\"datapoints\":[[1,1000],[null,1010],[null,1020],[null,1030],[null,1040]]}]");
+  expect("aliasByNode(sortByName(h.*, true), 1)",
+         "[{\"target\":\"n9\",\"tags\":{\"name\":\"h.n9\"},\"datapoints\":[[1,1000],[null,1010],[null,1020],[null,1030],[null,1040]]},"
+         "{\"target\":\"n10\",\"tags\":{\"name\":\"h.n10\"},\"datapoints\":[[1,1000],[null,1010],[null,1020],[null,1030],[null,1040]]}]");
+}
+
+static void test_group_by_node(void **state) {
+  (void)state;
+  expect("groupByNode(s.*.*, 2, 'sum')",
+         "[{\"target\":\"cpu\",\"tags\":{\"name\":\"sumSeries(s.*.*)\"},\"datapoints\":[[3,1000],[1,1010],[3,1020],[3,1030],[3,1040]]},"
+         "{\"target\":\"mem\",\"tags\":{\"name\":\"s.h1.mem\"},\"datapoints\":[[5,1000],[5,1010],[5,1020],[5,1030],[5,1040]]}]");
+  expect("groupByNode(s.*.cpu, 1)",
+         "[{\"target\":\"h1\",\"tags\":{\"name\":\"s.h1.cpu\"},\"datapoints\":[[1,1000],[1,1010],[1,1020],[1,1030],[1,1040]]},"
+         "{\"target\":\"h2\",\"tags\":{\"name\":\"s.h2.cpu\"},\"datapoints\":[[2,1000],[null,1010],[2,1020],[2,1030],[2,1040]]}]");
+  expect("groupByNode(s.*.*, 2, 'maxSeries')",
+         "[{\"target\":\"cpu\",\"tags\":{\"name\":\"maxSeries(s.*.*)\"},\"datapoints\":[[2,1000],[1,1010],[2,1020],[2,1030],[2,1040]]},"
+         "{\"target\":\"mem\",\"tags\":{\"name\":\"s.h1.mem\"},\"datapoints\":[[5,1000],[5,1010],[5,1020],[5,1030],[5,1040]]}]");
+}
+
+static void test_nulls(void **state) {
+  (void)state;
+  expect("keepLastValue(a.y)", ONE("keepLastValue(a.y)", "a.y",
+                                   "[10,1000],[10,1010],[10,1020],[40,1030],[50,1040]"));
+  expect("keepLastValue(a.y, 1)", ONE("keepLastValue(a.y)", "a.y", AY));
+  expect("keepLastValue(c.cnt)", ONE("keepLastValue(c.cnt)", "c.cnt",
+                                     "[10,1000],[20,1010],[5,1020],[15,1030],[15,1040]"));
+  expect("transformNull(a.x)", ONE("transformNull(a.x,0)", "a.x",
+                                   "[1,1000],[2,1010],[0,1020],[4,1030],[5,1040]"));
+  expect("transformNull(a.x, -1)", ONE("transformNull(a.x,-1)", "a.x",
+                                       "[1,1000],[2,1010],[-1,1020],[4,1030],[5,1040]"));
+  expect("removeBelowValue(a.x, 3)", ONE("removeBelowValue(a.x, 3)", "a.x",
+                                         "[null,1000],[null,1010],[null,1020],[4,1030],[5,1040]"));
+  expect("removeAboveValue(a.x, 3)", ONE("removeAboveValue(a.x, 3)", "a.x",
+                                         "[1,1000],[2,1010],[null,1020],[null,1030],[null,1040]"));
+}
+
+static void test_time_shift(void **state) {
+  (void)state;
+  /* fetched over [989, 1039]: values of 990..1030 shown at 1000..1040 */
+  expect("timeShift(a.x, '10s')", ONE("timeShift(a.x, \\\"-10s\\\")", "a.x",
+                                      "[null,1000],[1,1010],[2,1020],[null,1030],[4,1040]"));
+  expect("timeShift(a.x, '-20s')", ONE("timeShift(a.x, \\\"-20s\\\")", "a.x",
+                                       "[null,1000],[null,1010],[1,1020],[2,1030],[null,1040]"));
+  expect("timeShift(nope, '1d')", "[]");
+}
+
+static void test_as_percent(void **state) {
+  (void)state;
+  expect("asPercent(a.x, 4)", ONE("asPercent(a.x,4)", "a.x",
+                                  "[25,1000],[50,1010],[null,1020],[100,1030],[125,1040]"));
+  expect("asPercent(a.x, a.y)", ONE("asPercent(a.x,a.y)", "a.x",
+                                    "[10,1000],[null,1010],[null,1020],[10,1030],[10,1040]"));
+  expect("asPercent(e.*)",
+         "[{\"target\":\"asPercent(e.p,sumSeries(e.*))\",\"tags\":{\"name\":\"e.p\"},\"datapoints\":[[25,1000],[50,1010],[null,1020],[75,1030],[null,1040]]},"
+         "{\"target\":\"asPercent(e.q,sumSeries(e.*))\",\"tags\":{\"name\":\"e.q\"},\"datapoints\":[[75,1000],[50,1010],[null,1020],[25,1030],[null,1040]]}]");
+  expect("asPercent(nope.*)", "[]");
+}
+
+static void test_errors_and_budgets(void **state) {
+  (void)state;
+  expect_err("nosuch(a.x)", 0, 0, DM_EINVAL, "target 1: position 0: unknown function nosuch");
+  expect_err("scale(a.x)", 0, 0, DM_EINVAL, "target 1: position 0: scale: missing argument factor");
+  expect_err("scale('a.x', 2)", 0, 0, DM_EINVAL,
+             "target 1: position 6: scale: argument 1 must be a series list");
+  expect_err("alias(a.x, 3)", 0, 0, DM_EINVAL,
+             "target 1: position 11: alias: argument newName must be a string");
+  expect_err("sumSeries(a.*)", 1, 0, DM_ERANGE,
+             "target 1: position 10: more than 1 series in the query (limits.max_query_series)");
+  expect_err("sumSeries(a.*)", 0, 9, DM_ERANGE,
+             "target 1: position 10: more than 9 points in the query (limits.max_query_points)");
+  dm_buf b;
+  dm_buf_init(&b);
+  assert_int_equal(eval_targets("sumSeries(a.*)", 2, 15, &b), 0);
+  dm_buf_free(&b);
+}
+
+static void test_several_targets(void **state) {
+  (void)state;
+  const char *ts[2] = {"a.x", "alias(b.z,'z')"};
+  size_t ls[2] = {3, 14};
+  dm_render_ast *a;
+  assert_int_equal(dm_render_parse(&a, ts, ls, 2, err, sizeof err), 0);
+  req_ctx r = {999, 1049, 0};
+  dm_render_req req = {999, 1049, 0, 0};
+  dm_render_list out = {0};
+  assert_int_equal(dm_render_eval(a, &req, fetch, &r, &out, err, sizeof err), 0);
+  assert_int_equal(out.n, 2);
+  assert_int_equal(r.calls, 2);
+  assert_string_equal(out.s[0]->name, "a.x");
+  assert_string_equal(out.s[1]->name, "z");
+  assert_int_equal(out.s[1]->step, 20);
+  dm_render_list_free(&out);
+  dm_render_ast_free(a);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup(test_fetch_and_path, setup),
+      cmocka_unit_test_setup(test_alias_family, setup),
+      cmocka_unit_test_setup(test_alias_sub_grafana, setup),
+      cmocka_unit_test_setup(test_constant_line, setup),
+      cmocka_unit_test_setup(test_consolidate_by, setup),
+      cmocka_unit_test_setup(test_aggregates, setup),
+      cmocka_unit_test_setup(test_aggregate_steps_and_ranges, setup),
+      cmocka_unit_test_setup(test_divide, setup),
+      cmocka_unit_test_setup(test_scale_offset_absolute, setup),
+      cmocka_unit_test_setup(test_derivatives, setup),
+      cmocka_unit_test_setup(test_moving_average, setup),
+      cmocka_unit_test_setup(test_summarize, setup),
+      cmocka_unit_test_setup(test_selection, setup),
+      cmocka_unit_test_setup(test_sort_by_name, setup),
+      cmocka_unit_test_setup(test_group_by_node, setup),
+      cmocka_unit_test_setup(test_nulls, setup),
+      cmocka_unit_test_setup(test_time_shift, setup),
+      cmocka_unit_test_setup(test_as_percent, setup),
+      cmocka_unit_test_setup(test_errors_and_budgets, setup),
+      cmocka_unit_test_setup(test_several_targets, setup),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
