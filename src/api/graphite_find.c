@@ -168,7 +168,7 @@ static void tree_entry(dm_buf *b, const char *base, size_t blen, const char *tex
 static void treejson(dm_buf *out, walk *w, const char *query, int wildcards) {
   const char *dot = strrchr(query, '.');
   size_t blen = dot ? (size_t)(dot - query) + 1 : 0; /* base_path, as the query spells it */
-  qsort(w->nodes, w->n, sizeof *w->nodes, cmp_by_name);
+  if (w->n > 1) qsort(w->nodes, w->n, sizeof *w->nodes, cmp_by_name);
   size_t n = 0;
   int any_branch = 0;
   for (size_t i = 0; i < w->n; i++) { /* reduce to one node per name, path = the name */
@@ -202,7 +202,7 @@ static void treejson(dm_buf *out, walk *w, const char *query, int wildcards) {
 
 /* completer: every node (both kinds of a node that is both), a branch's path ending in '.' */
 static void completer(dm_buf *out, walk *w, int wildcards) {
-  qsort(w->nodes, w->n, sizeof *w->nodes, cmp_by_name);
+  if (w->n > 1) qsort(w->nodes, w->n, sizeof *w->nodes, cmp_by_name);
   dm_buf_adds(out, "{\"metrics\":[");
   size_t k = 0;
   for (size_t i = 0; i < w->n; i++) {
