@@ -107,7 +107,8 @@ typedef int (*dm_render_fetch_fn)(void *arg, size_t index, const dm_render_path 
 typedef struct dm_render_req {
   int64_t from, until;  /* the request's range (constantLine, summarize alignToFrom) */
   size_t max_series;    /* fetched series over all targets; 0 = no limit */
-  size_t max_points;    /* values held by all series alive at once; 0 = no limit */
+  size_t max_points;    /* values fetched plus values computed, summed over the whole
+                         * evaluation (an upper bound on what is held); 0 = no limit */
 } dm_render_req;
 
 /* Evaluates every target in order and appends the results to out. DM_EINVAL (unknown

@@ -475,7 +475,7 @@ typedef int (*fn_t)(ctx *c, const node *call, tctx t, list *out);
   } while (0)
 
 static int f_alias(ctx *c, const node *call, tctx t, list *out) {
-  const char *name;
+  const char *name = NULL;
   size_t before = out->n;
   FIRST_LIST();
   if (need_str(c, call, 1, "newName", &name) < 0) return DM_EINVAL;
@@ -638,7 +638,7 @@ static char *regex_sub(const regex_t *re, const char *repl, const char *s) {
 }
 
 static int f_aliasSub(ctx *c, const node *call, tctx t, list *out) {
-  const char *search, *repl;
+  const char *search = NULL, *repl = NULL;
   size_t before = out->n;
   FIRST_LIST();
   if (need_str(c, call, 1, "search", &search) < 0 || need_str(c, call, 2, "replace", &repl) < 0)
@@ -664,7 +664,7 @@ static int f_aliasSub(ctx *c, const node *call, tctx t, list *out) {
 
 static int f_constantLine(ctx *c, const node *call, tctx t, list *out) {
   (void)t;
-  double v;
+  double v = 0;
   if (need_num(c, call, 0, "value", &v) < 0) return DM_EINVAL;
   const node *a = posarg(call, 0, "value");
   char txt[48];
@@ -683,7 +683,7 @@ static int f_constantLine(ctx *c, const node *call, tctx t, list *out) {
 }
 
 static int f_consolidateBy(ctx *c, const node *call, tctx t, list *out) {
-  const char *fn;
+  const char *fn = NULL;
   size_t before = out->n;
   FIRST_LIST();
   if (need_str(c, call, 1, "consolidationFunc", &fn) < 0) return DM_EINVAL;
@@ -806,7 +806,7 @@ done:
 }
 
 static int f_scale(ctx *c, const node *call, tctx t, list *out) {
-  double f;
+  double f = 0;
   size_t before = out->n;
   FIRST_LIST();
   if (need_num(c, call, 1, "factor", &f) < 0) return DM_EINVAL;
@@ -819,7 +819,7 @@ static int f_scale(ctx *c, const node *call, tctx t, list *out) {
 }
 
 static int f_offset(ctx *c, const node *call, tctx t, list *out) {
-  double f;
+  double f = 0;
   size_t before = out->n;
   FIRST_LIST();
   if (need_num(c, call, 1, "factor", &f) < 0) return DM_EINVAL;
@@ -951,7 +951,7 @@ static int f_movingAverage(ctx *c, const node *call, tctx t, list *out) {
 }
 
 static int f_summarize(ctx *c, const node *call, tctx t, list *out) {
-  const char *istr, *fn = "sum";
+  const char *istr = NULL, *fn = "sum";
   int align = 0;
   size_t before = out->n;
   FIRST_LIST();
@@ -1047,7 +1047,7 @@ static int f_highestMax(ctx *c, const node *n, tctx t, list *o) { return select_
 static int f_lowestCurrent(ctx *c, const node *n, tctx t, list *o) { return select_by(c, n, t, o, key_current, 1); }
 
 static int f_limit(ctx *c, const node *call, tctx t, list *out) {
-  double nd;
+  double nd = 0;
   size_t before = out->n;
   FIRST_LIST();
   if (need_num(c, call, 1, "n", &nd) < 0) return DM_EINVAL;
@@ -1095,7 +1095,7 @@ static int f_sortByName(ctx *c, const node *call, tctx t, list *out) {
 }
 
 static int f_groupByNode(ctx *c, const node *call, tctx t, list *out) {
-  double nd;
+  double nd = 0;
   const char *cb = "average";
   list in = {0};
   int rc = arg_list(c, call, 0, "seriesList", t, &in);
@@ -1199,7 +1199,7 @@ static int f_transformNull(ctx *c, const node *call, tctx t, list *out) {
 }
 
 static int f_timeShift(ctx *c, const node *call, tctx t, list *out) {
-  const char *str;
+  const char *str = NULL;
   int reset = 1;
   if (need_str(c, call, 1, "timeShift", &str) < 0 || arg_bool(c, call, 2, "resetEnd", &reset) < 0)
     return DM_EINVAL;
@@ -1322,7 +1322,7 @@ done:
 }
 
 static int remove_common(ctx *c, const node *call, tctx t, list *out, int above) {
-  double n;
+  double n = 0;
   size_t before = out->n;
   FIRST_LIST();
   if (need_num(c, call, 1, "n", &n) < 0) return DM_EINVAL;

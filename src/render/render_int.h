@@ -19,7 +19,6 @@ typedef struct node {
   int b;            /* N_BOOL */
   struct node **args;
   size_t nargs;
-  size_t path_first; /* N_CALL timeShift/movingAverage: unused; N_PATH: first paths[] index */
 } node;
 
 struct dm_render_ast {
