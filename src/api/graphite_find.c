@@ -17,7 +17,10 @@
  * The nodes come out in name order, which is not quite node order ('-' sorts before '.',
  * so "a.b-x" falls between leaf "a.b" and branch "a.b"): they are sorted and merged at the
  * end. More than limits.max_query_series nodes is refused with a 400 naming the limit, and
- * the walk stops there, so a too-broad pattern costs at most the budget.
+ * the walk stops there. treejson lists a node name once however many paths have it (the
+ * query editor's "host.*.*" is every host's children, a few distinct names), so for it
+ * nodes are merged by name during the walk and the budget counts distinct names; memory
+ * stays within the budget and time within the visits above.
  *
  * from/until are accepted and ignored: the index keeps names, not when they had points.
  */
@@ -40,8 +43,10 @@ typedef struct walk {
   size_t segs; /* segments in the pattern */
   size_t budget;
   int leaves_only;
+  int by_text; /* treejson: one node per last segment, merged as the walk goes */
   node *nodes;
   size_t n, cap;
+  size_t *slots, nslots; /* by_text: hash set of node index + 1, power-of-two size */
   int over, oom;
 } walk;
 
@@ -67,6 +72,37 @@ static size_t glob_segments(const char *p) {
 
 static size_t literal_prefix(const char *p) { return strcspn(p, "*?[{"); }
 
+/* by_text: the node already holding text, or NULL. */
+static node *text_lookup(walk *w, const char *t, size_t tl, uint64_t h) {
+  if (w->nslots == 0) return NULL;
+  for (size_t j = h & (w->nslots - 1); w->slots[j]; j = (j + 1) & (w->nslots - 1)) {
+    node *x = &w->nodes[w->slots[j] - 1];
+    if (x->len == tl && memcmp(x->path, t, tl) == 0) return x;
+  }
+  return NULL;
+}
+
+static int text_index(walk *w) { /* indexes w->nodes[w->n - 1], growing the set first */
+  if (w->n * 2 > w->nslots) {
+    size_t n = w->nslots ? w->nslots * 2 : 64;
+    size_t *slots = calloc(n, sizeof *slots);
+    if (slots == NULL) return DM_ENOMEM;
+    free(w->slots);
+    w->slots = slots;
+    w->nslots = n;
+    for (size_t i = 0; i + 1 < w->n; i++) {
+      size_t j = dm_name_hash(w->nodes[i].path, w->nodes[i].len) & (n - 1);
+      while (slots[j]) j = (j + 1) & (n - 1);
+      slots[j] = i + 1;
+    }
+  }
+  const node *x = &w->nodes[w->n - 1];
+  size_t j = dm_name_hash(x->path, x->len) & (w->nslots - 1);
+  while (w->slots[j]) j = (j + 1) & (w->nslots - 1);
+  w->slots[j] = w->n;
+  return 0;
+}
+
 static size_t visit(void *arg, const char *name, size_t len) {
   walk *w = arg;
   size_t cut = 0, seg = 1; /* cut: end of the first segs segments */
@@ -75,6 +111,19 @@ static size_t visit(void *arg, const char *name, size_t len) {
   int leaf = cut == len;
   if (leaf && seg < w->segs) return 0; /* fewer segments than the pattern: no match */
   if (dm_glob_match(w->pattern, name, cut) && (leaf || !w->leaves_only)) {
+    const char *path = name;
+    size_t plen = cut;
+    if (w->by_text) { /* keep only the last segment; a text seen before is merged */
+      path = name + cut;
+      while (path > name && path[-1] != '.') path--;
+      plen = (size_t)(name + cut - path);
+      node *x = text_lookup(w, path, plen, dm_name_hash(path, plen));
+      if (x != NULL) {
+        x->leaf |= (unsigned)leaf;
+        x->branch |= (unsigned)!leaf;
+        return leaf ? 0 : cut + 1;
+      }
+    }
     if (w->n == w->budget) {
       w->over = 1;
       return DM_NAMES_STOP;
@@ -89,7 +138,11 @@ static size_t visit(void *arg, const char *name, size_t len) {
       w->nodes = p;
       w->cap = cap;
     }
-    w->nodes[w->n++] = (node){name, cut, (unsigned)leaf, (unsigned)!leaf};
+    w->nodes[w->n++] = (node){path, plen, (unsigned)leaf, (unsigned)!leaf};
+    if (w->by_text && text_index(w) < 0) {
+      w->oom = 1;
+      return DM_NAMES_STOP;
+    }
   }
   return leaf ? 0 : cut + 1; /* skip every name under this branch */
 }
@@ -265,8 +318,9 @@ int dm_api_graphite_find_json(dm_engine *e, const char *query, const char *forma
     q[o] = '\0';
     query = q;
   }
-  walk w = {.budget = budget, .leaves_only = leaves_only};
+  walk w = {.budget = budget, .leaves_only = leaves_only, .by_text = !is_completer && !is_json};
   int rc = find_nodes(e, query, &w);
+  free(w.slots);
   if (rc == 0) {
     sort_merge(&w);
     if (is_completer) completer(out, &w, wildcards);

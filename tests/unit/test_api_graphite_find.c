@@ -133,13 +133,29 @@ static void test_globs_in_100k(void **state) {
 static void test_budget(void **state) {
   fx *f = *state;
   int rc;
-  assert_null(find(f, "host.*.*", "treejson", 0, 0, 1000, &rc));
+  assert_null(find(f, "host.*.*", "json", 0, 0, 1000, &rc)); /* 100,000 paths */
   assert_int_equal(rc, DM_ERANGE);
+  assert_null(find(f, "host.*.*", "treejson", 0, 0, 999, &rc)); /* 1,000 names */
+  assert_int_equal(rc, DM_ERANGE);
+  char *names = find(f, "host.*.*", "treejson", 0, 0, 1000, &rc);
+  assert_int_equal(rc, 0);
+  assert_non_null(strstr(names, LF("m999", "host.*.m999") "]"));
+  free(names);
   assert_null(find(f, "host.h00*.*", "json", 0, 0, 9999, &rc));
   assert_int_equal(rc, DM_ERANGE);
   char *ok = find(f, "host.h00*.*", "json", 0, 0, 10000, &rc); /* exactly the budget */
   assert_int_equal(rc, 0);
   free(ok);
+  /* treejson merges by name during the walk: 300 paths, 3 names, within a budget of 3 */
+  char *few = find(f, "host.*.m00[0-2]", "treejson", 0, 0, 3, &rc);
+  assert_int_equal(rc, 0);
+  assert_string_equal(few, "[" LF("m000", "host.*.m000") "," LF("m001", "host.*.m001") ","
+                           LF("m002", "host.*.m002") "]");
+  free(few);
+  assert_null(find(f, "host.*.m00[0-3]", "treejson", 0, 0, 3, &rc));
+  assert_int_equal(rc, DM_ERANGE);
+  assert_null(find(f, "host.*.m00[0-2]", "json", 0, 0, 299, &rc));
+  assert_int_equal(rc, DM_ERANGE);
   assert_null(find(f, "*", "pickle", 0, 0, 1000, &rc));
   assert_int_equal(rc, DM_EINVAL);
 }
