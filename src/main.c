@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
                  dm_log_quote(q, sizeof q, err));
     return 1;
   }
-  if (s.cfg.graphite[0] != '\0') {
+  if (s.cfg.graphite[0] != '\0' || s.cfg.graphite_udp[0] != '\0') {
     rc = dm_graphite_start(&s.graphite, s.loop, s.engine, &s.cfg, err, sizeof err);
     if (rc < 0) {
       dm_log_error("graphite_listen_failed", "addr=%s error=%s", s.cfg.graphite,
@@ -156,9 +156,10 @@ int main(int argc, char **argv) {
   uv_signal_start(&s.sigint, on_stop_signal, SIGINT);
   uv_signal_start(&s.sighup, on_hup, SIGHUP);
   dm_engine_start(s.engine);
-  dm_log_info("listening", "http=%s http_port=%d graphite=%s graphite_port=%d", s.cfg.http,
-              dm_http_port(s.http), s.graphite ? s.cfg.graphite : "off",
-              s.graphite ? dm_graphite_port(s.graphite) : 0);
+  dm_log_info("listening",
+              "http=%s http_port=%d graphite=%s graphite_port=%d graphite_udp_port=%d",
+              s.cfg.http, dm_http_port(s.http), s.cfg.graphite[0] ? s.cfg.graphite : "off",
+              dm_graphite_port(s.graphite), dm_graphite_udp_port(s.graphite));
 
   uv_run(s.loop, UV_RUN_DEFAULT);
 

@@ -34,6 +34,7 @@ typedef struct dm_config {
   char graphite[DM_CONFIG_STR]; /* [graphite] listen: "127.0.0.1:2003"; "" disables ("off"
                                    is stored as "") */
   int64_t graphite_max_line;    /* bytes */
+  char graphite_udp[DM_CONFIG_STR]; /* [graphite] udp: "127.0.0.1:2003"; "" disables */
   /* [storage] */
   int64_t step;   /* seconds, default 60 */
   int64_t window; /* seconds, multiple of step and a divisor of 86400, default 3600 */

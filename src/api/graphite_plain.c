@@ -18,6 +18,18 @@
  *   any          -> closing (EOF after the last write, error, idle, stop, write failure)
  * A closing connection is freed when both its handles are closed and no engine callback is
  * outstanding (refs == 0); the engine holds a pointer to its batch until then.
+ *
+ * UDP (graphite.udp). Each datagram is parsed whole, line by line, by the same line parser:
+ * its last line needs no '\n', and nothing is carried over to the next datagram (UDP keeps
+ * no stream: a line split over two datagrams becomes two bad lines, or two wrong ones).
+ * Lines go into the listener's `live` batch. When no write is in flight, `live` is swapped
+ * with the empty `inflight` batch and handed to the engine; datagrams arriving meanwhile
+ * pile up in `live`, so one WAL write carries every datagram of a busy loop turn. Above
+ * UDP_MAX_PENDING points waiting, receiving stops (uv_udp_recv_stop) until the write
+ * completes: the kernel's socket buffer absorbs the rest and then drops datagrams
+ * (counted by the kernel, /proc/net/snmp Udp: RcvbufErrors), since UDP cannot push back.
+ * DM_EBUSY re-tries the same points every RETRY_MS. A datagram larger than the 64 KiB
+ * buffer cannot arrive over IPv4/IPv6 without jumbograms; a truncated one is counted bad.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +45,8 @@
 #include "diamond/timefmt.h"
 
 #define READ_CHUNK (64 * 1024)
+#define UDP_BUF (64 * 1024)
+#define UDP_MAX_PENDING 100000
 #define RETRY_MS 100
 #define WARN_EVERY_MS 1000
 
@@ -46,10 +60,19 @@ struct dm_graphite {
   int port;
   int stopping;
   int server_open; /* the listening handle is not closed yet */
+  int handles;     /* open handles of g itself: server, udp socket, udp timer */
   size_t nconns;   /* conn structs alive (closing ones too) */
   conn *conns;
   uint64_t last_refused_log;
   dm_counter *m_points, *m_bad, *m_refused;
+  /* UDP */
+  uv_udp_t udp;
+  uv_timer_t udp_timer; /* DM_EBUSY retry */
+  int udp_on, udp_port, udp_writing, udp_retrying, udp_paused;
+  char *udp_buf;
+  dm_batch live, inflight;
+  uint64_t udp_datagram_no, udp_last_warn_ms, udp_unlogged_bad;
+  dm_counter *m_udp_points, *m_udp_datagrams;
   void (*stop_cb)(void *);
   void *stop_arg;
 };
@@ -77,6 +100,13 @@ static void close_conn(conn *c);
 static void conn_free(conn *c);
 static void maybe_stopped(dm_graphite *g);
 static void server_closed(uv_handle_t *h);
+static void udp_submit_timer(uv_timer_t *t);
+static void udp_stop(dm_graphite *g);
+static int parse_addr(const char *a, struct sockaddr_storage *ss);
+static int bound_port(const struct sockaddr_storage *ss);
+static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags);
 
 /* ---- bad lines ---- */
 
@@ -345,6 +375,196 @@ static void on_connection(uv_stream_t *server, int status) {
   arm_idle(c);
 }
 
+/* ---- UDP ---- */
+
+static void udp_bad_line(dm_graphite *g, const char *peer, uint64_t line, const char *why) {
+  dm_counter_add(g->m_bad, 1);
+  uint64_t now = uv_now(g->loop);
+  if (g->udp_last_warn_ms != 0 && now - g->udp_last_warn_ms < WARN_EVERY_MS) {
+    g->udp_unlogged_bad++;
+    return;
+  }
+  char q[600];
+  dm_log_warn("graphite_bad_line", "proto=udp peer=%s datagram=%llu line=%llu reason=%s "
+              "suppressed=%llu", peer, (unsigned long long)g->udp_datagram_no,
+              (unsigned long long)line, dm_log_quote(q, sizeof q, why),
+              (unsigned long long)g->udp_unlogged_bad);
+  g->udp_last_warn_ms = now ? now : 1;
+  g->udp_unlogged_bad = 0;
+}
+
+static void udp_submit(dm_graphite *g);
+
+static void udp_write_done(void *arg, int status) {
+  dm_graphite *g = arg;
+  g->udp_writing = 0;
+  if (status == 0) {
+    dm_counter_add(g->m_udp_points, g->inflight.n);
+  } else {
+    dm_log_error("graphite_write_failed", "proto=udp points=%zu error=\"%s\"", g->inflight.n,
+                 dm_strerror(status));
+  }
+  dm_batch_reset(&g->inflight);
+  if (g->udp_paused && !g->stopping) {
+    g->udp_paused = 0;
+    uv_udp_recv_start(&g->udp, udp_alloc, udp_recv);
+  }
+  if (g->live.n > 0 && !g->udp_retrying) udp_submit(g);
+  maybe_stopped(g);
+}
+
+static void udp_swap(dm_graphite *g) {
+  dm_batch t = g->live;
+  g->live = g->inflight;
+  g->inflight = t;
+}
+
+/* Hands every waiting point to the engine (live becomes inflight). */
+static void udp_submit(dm_graphite *g) {
+  udp_swap(g);
+  g->udp_retrying = 0;
+  g->udp_writing = 1; /* first: the engine may call back before it returns */
+  int rc = dm_engine_write(g->e, &g->inflight, udp_write_done, g);
+  if (rc == 0) return;
+  g->udp_writing = 0;
+  udp_swap(g); /* live is empty here: the points go back to it */
+  if (rc == DM_EBUSY && !g->stopping) {
+    g->udp_retrying = 1;
+    uv_timer_start(&g->udp_timer, udp_submit_timer, RETRY_MS, 0);
+    return;
+  }
+  dm_log_error("graphite_write_failed", "proto=udp points=%zu error=\"%s\"", g->live.n,
+               dm_strerror(rc));
+  dm_batch_reset(&g->live);
+}
+
+static void udp_submit_timer(uv_timer_t *t) {
+  dm_graphite *g = t->data;
+  if (!g->udp_retrying || g->udp_writing) return;
+  udp_submit(g);
+}
+
+static void udp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf) {
+  dm_graphite *g = h->data;
+  (void)hint;
+  *buf = uv_buf_init(g->udp_buf, UDP_BUF);
+}
+
+static void addr_name(const struct sockaddr *sa, char *out, size_t len) {
+  char ip[48];
+  snprintf(out, len, "unknown");
+  if (sa == NULL) return;
+  if (sa->sa_family == AF_INET6) {
+    uv_ip6_name((const struct sockaddr_in6 *)sa, ip, sizeof ip);
+    snprintf(out, len, "[%s]:%d", ip, ntohs(((const struct sockaddr_in6 *)sa)->sin6_port));
+  } else if (sa->sa_family == AF_INET) {
+    uv_ip4_name((const struct sockaddr_in *)sa, ip, sizeof ip);
+    snprintf(out, len, "%s:%d", ip, ntohs(((const struct sockaddr_in *)sa)->sin_port));
+  }
+}
+
+static void udp_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf,
+                     const struct sockaddr *addr, unsigned flags) {
+  dm_graphite *g = h->data;
+  if (nread == 0 && addr == NULL) return; /* nothing more to read now */
+  char peer[64];
+  if (nread < 0) {
+    dm_log_debug("graphite_read_error", "proto=udp error=\"%s\"", uv_strerror((int)nread));
+    return;
+  }
+  if (g->stopping) return;
+  dm_counter_add(g->m_udp_datagrams, 1);
+  g->udp_datagram_no++;
+  const dm_config *cfg = g->cfg;
+  if (flags & UV_UDP_PARTIAL) {
+    addr_name(addr, peer, sizeof peer);
+    udp_bad_line(g, peer, 0, "datagram truncated (over 64 KiB): dropped");
+    return;
+  }
+  int64_t now = dm_now();
+  dm_ingest_limits lim = {.max_points = SIZE_MAX, .max_name_len = (size_t)cfg->max_name_len,
+                          .step = cfg->step, .min_time = now - cfg->blob_keep,
+                          .max_time = now + cfg->max_future};
+  const char *p = buf->base, *end = buf->base + nread;
+  uint64_t line = 0;
+  char err[256];
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t len = (size_t)((nl ? nl : end) - p);
+    line++;
+    int rc;
+    if (len > (size_t)cfg->graphite_max_line) {
+      snprintf(err, sizeof err, "line longer than %lld bytes", (long long)cfg->graphite_max_line);
+      rc = DM_EINVAL;
+    } else {
+      rc = dm_ingest_graphite_line(p, len, now, &lim, &g->live, err, sizeof err);
+    }
+    if (rc < 0) {
+      addr_name(addr, peer, sizeof peer);
+      udp_bad_line(g, peer, line, err);
+    }
+    p += len + (nl ? 1 : 0);
+  }
+  if (g->live.n == 0) return;
+  if (!g->udp_writing && !g->udp_retrying) {
+    udp_submit(g);
+  } else if (g->live.n >= UDP_MAX_PENDING && !g->udp_paused) {
+    g->udp_paused = 1;
+    uv_udp_recv_stop(&g->udp);
+  }
+}
+
+static int udp_start(dm_graphite *g, char *err, size_t errlen) {
+  const dm_config *cfg = g->cfg;
+  struct sockaddr_storage ss;
+  if (parse_addr(cfg->graphite_udp, &ss) < 0) {
+    snprintf(err, errlen, "bad graphite udp address \"%s\" (want ip:port or [v6]:port)",
+             cfg->graphite_udp);
+    return DM_EINVAL;
+  }
+  g->udp_buf = malloc(UDP_BUF);
+  if (g->udp_buf == NULL) {
+    snprintf(err, errlen, "out of memory");
+    return DM_ENOMEM;
+  }
+  g->m_udp_points = dm_metric_counter("diamond_points_total", "source=\"graphite_udp\"",
+                                      "Points accepted, by ingest source.");
+  g->m_udp_datagrams = dm_metric_counter("diamond_graphite_udp_datagrams_total", "",
+                                         "Graphite plaintext UDP datagrams received.");
+  uv_udp_init(g->loop, &g->udp);
+  uv_timer_init(g->loop, &g->udp_timer);
+  g->udp.data = g->udp_timer.data = g;
+  g->udp_on = 1;
+  g->handles += 2;
+  int rc = uv_udp_bind(&g->udp, (struct sockaddr *)&ss, 0);
+  if (rc == 0) rc = uv_udp_recv_start(&g->udp, udp_alloc, udp_recv);
+  if (rc < 0) {
+    snprintf(err, errlen, "cannot bind udp %s: %s", cfg->graphite_udp, uv_strerror(rc));
+    return DM_EIO;
+  }
+  struct sockaddr_storage bound;
+  int len = sizeof bound;
+  uv_udp_getsockname(&g->udp, (struct sockaddr *)&bound, &len);
+  g->udp_port = bound_port(&bound);
+  return 0;
+}
+
+/* Stops receiving. Points already parsed are still written (now, or when the write in
+ * flight completes); points waiting to retry after DM_EBUSY are dropped. */
+static void udp_stop(dm_graphite *g) {
+  uv_udp_recv_stop(&g->udp);
+  if (g->udp_retrying) {
+    dm_log_warn("graphite_dropped", "proto=udp points=%zu reason=stopping_while_busy",
+                g->live.n);
+    g->udp_retrying = 0;
+    dm_batch_reset(&g->live);
+  } else if (!g->udp_writing && g->live.n > 0) {
+    udp_submit(g);
+  }
+  uv_close((uv_handle_t *)&g->udp, server_closed);
+  uv_close((uv_handle_t *)&g->udp_timer, server_closed);
+}
+
 /* ---- listener ---- */
 
 /* "host:port", "[v6]:port", ":port" (all IPv4 addresses), "localhost:port". */
@@ -377,12 +597,35 @@ static int parse_addr(const char *a, struct sockaddr_storage *ss) {
   return DM_EINVAL;
 }
 
+static int disabled(const char *addr) { return addr[0] == '\0' || strcmp(addr, "off") == 0; }
+
+static int bound_port(const struct sockaddr_storage *ss) {
+  return ntohs(ss->ss_family == AF_INET6 ? ((const struct sockaddr_in6 *)ss)->sin6_port
+                                         : ((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* Closes whatever start opened; server_closed frees g (there is no stop callback). */
+static void start_failed(dm_graphite *g) {
+  g->stopping = 1;
+  g->handles++; /* held while closing, so g outlives the uv_close calls below */
+  if (g->server_open) uv_close((uv_handle_t *)&g->server, server_closed);
+  if (g->udp_on) {
+    uv_close((uv_handle_t *)&g->udp, server_closed);
+    uv_close((uv_handle_t *)&g->udp_timer, server_closed);
+  }
+  g->handles--;
+  maybe_stopped(g);
+}
+
+static int udp_start(dm_graphite *g, char *err, size_t errlen);
+
 int dm_graphite_start(dm_graphite **out, uv_loop_t *loop, dm_engine *e, const dm_config *cfg,
                       char *err, size_t errlen) {
   struct sockaddr_storage ss;
   *out = NULL;
-  if (cfg->graphite[0] == '\0' || strcmp(cfg->graphite, "off") == 0) return 0;
-  if (parse_addr(cfg->graphite, &ss) < 0) {
+  int tcp = !disabled(cfg->graphite), udp = !disabled(cfg->graphite_udp);
+  if (!tcp && !udp) return 0;
+  if (tcp && parse_addr(cfg->graphite, &ss) < 0) {
     snprintf(err, errlen, "bad graphite listen address \"%s\" (want ip:port or [v6]:port)",
              cfg->graphite);
     return DM_EINVAL;
@@ -395,45 +638,61 @@ int dm_graphite_start(dm_graphite **out, uv_loop_t *loop, dm_engine *e, const dm
   g->loop = loop;
   g->e = e;
   g->cfg = cfg;
+  dm_batch_init(&g->live);
+  dm_batch_init(&g->inflight);
   g->m_points = dm_metric_counter("diamond_points_total", "source=\"graphite\"",
                                   "Points accepted, by ingest source.");
   g->m_bad = dm_metric_counter("diamond_graphite_bad_lines_total", "",
                                "Graphite plaintext lines rejected (and skipped).");
   g->m_refused = dm_metric_counter("diamond_graphite_refused_total", "",
                                    "Graphite connections closed at once (max_connections).");
-  uv_tcp_init(loop, &g->server);
-  g->server.data = g;
-  g->server_open = 1;
-  int rc = uv_tcp_bind(&g->server, (struct sockaddr *)&ss, 0);
-  if (rc == 0) rc = uv_listen((uv_stream_t *)&g->server, 511, on_connection);
-  if (rc < 0) {
-    snprintf(err, errlen, "cannot listen on %s: %s", cfg->graphite, uv_strerror(rc));
-    g->stopping = 1; /* server_closed frees g; there is no stop callback */
-    uv_close((uv_handle_t *)&g->server, server_closed);
-    return DM_EIO;
+  if (tcp) {
+    uv_tcp_init(loop, &g->server);
+    g->server.data = g;
+    g->server_open = 1;
+    g->handles++;
+    int rc = uv_tcp_bind(&g->server, (struct sockaddr *)&ss, 0);
+    if (rc == 0) rc = uv_listen((uv_stream_t *)&g->server, 511, on_connection);
+    if (rc < 0) {
+      snprintf(err, errlen, "cannot listen on %s: %s", cfg->graphite, uv_strerror(rc));
+      start_failed(g);
+      return DM_EIO;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof bound;
+    uv_tcp_getsockname(&g->server, (struct sockaddr *)&bound, &len);
+    g->port = bound_port(&bound);
   }
-  struct sockaddr_storage bound;
-  int len = sizeof bound;
-  uv_tcp_getsockname(&g->server, (struct sockaddr *)&bound, &len);
-  g->port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                              : ((struct sockaddr_in *)&bound)->sin_port);
+  if (udp) {
+    int rc = udp_start(g, err, errlen);
+    if (rc < 0) {
+      start_failed(g);
+      return rc;
+    }
+  }
   *out = g;
   return 0;
 }
 
 int dm_graphite_port(const dm_graphite *g) { return g ? g->port : 0; }
 
+int dm_graphite_udp_port(const dm_graphite *g) { return g ? g->udp_port : 0; }
+
 static void maybe_stopped(dm_graphite *g) {
-  if (!g->stopping || g->server_open || g->nconns > 0) return;
+  if (!g->stopping || g->handles > 0 || g->nconns > 0 || g->udp_writing) return;
   void (*cb)(void *) = g->stop_cb;
   void *arg = g->stop_arg;
+  dm_batch_free(&g->live);
+  dm_batch_free(&g->inflight);
+  free(g->udp_buf);
   free(g);
   if (cb) cb(arg);
 }
 
 static void server_closed(uv_handle_t *h) {
   dm_graphite *g = h->data;
-  g->server_open = 0;
+  if (h == (uv_handle_t *)&g->server) g->server_open = 0;
+  g->handles--;
   maybe_stopped(g);
 }
 
@@ -447,6 +706,7 @@ void dm_graphite_stop(dm_graphite *g, void (*cb)(void *), void *arg) {
   g->stop_arg = arg;
   if (g->server_open && !uv_is_closing((uv_handle_t *)&g->server))
     uv_close((uv_handle_t *)&g->server, server_closed);
+  if (g->udp_on) udp_stop(g);
   for (conn *c = g->conns; c != NULL; c = c->next) {
     if (c->writing) {
       c->eof = 1; /* write_done closes it */

@@ -43,7 +43,7 @@ static const struct {
   const char *name, *help;
 } sections[] = {
     {"server", "The process: HTTP listener, data directory, logging, shutdown."},
-    {"graphite", "Graphite plaintext protocol (<path> <value> <timestamp>\\n) over TCP."},
+    {"graphite", "Graphite plaintext protocol (<path> <value> <timestamp>\\n) over TCP and UDP."},
     {"storage", "Time resolution. Changing step or window on an existing data directory is "
                 "not supported."},
     {"limits", "Limits on requests and reads; going over one is a clear 4xx error."},
@@ -82,6 +82,9 @@ const cfg_key dm_cfg_keys[] = {
 
     STR("graphite", "listen", graphite, "127.0.0.1:2003", dm_cfg_check_listen_or_off, 0,
         "TCP listen address for Graphite plaintext; empty or off disables it."),
+    STR("graphite", "udp", graphite_udp, "127.0.0.1:2003", dm_cfg_check_listen_or_off, 0,
+        "UDP address for Graphite plaintext (one or more whole lines per datagram; a line is "
+        "never joined across datagrams); empty or off disables it."),
     NUM("graphite", "max_line", KT_SIZE, graphite_max_line, "4k", 64, MIB,
         "Longest accepted line; a longer line is counted as bad and skipped."),
 

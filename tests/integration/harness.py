@@ -137,6 +137,16 @@ def free_port():
         s.close()
 
 
+def free_udp_port():
+    """A UDP port that was free a moment ago."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+    finally:
+        s.close()
+
+
 def now():
     return int(time.time())
 
@@ -165,11 +175,13 @@ class Server:
     """One diamondd process on a temp (or given) data dir and free ports."""
 
     def __init__(self, data_dir=None, sets=(), env=None, args=(), graphite=True, preexec=None,
-                 engines=(), node_id=None, config=None):
+                 engines=(), node_id=None, config=None, udp=False):
         """engines: objects with diamond_config() -> {"section.key": value} and env() -> dict
         (engines.py), or plain dicts of "section.key": value; they come before sets, so sets
         win. node_id: server.node_id. config: an INI file path, or INI text (written to the
-        temp dir), passed as --config."""
+        temp dir), passed as --config. udp: also listen for Graphite plaintext over UDP on a
+        free port (self.udp_port); off by default, so that servers started at once do not
+        all claim graphite.udp's default 127.0.0.1:2003."""
         self.binary = find_diamondd()
         self.root = tempfile.mkdtemp(prefix="diamond-it-")  # logs, and data unless given
         self.data_dir = data_dir or os.path.join(self.root, "data")
@@ -188,6 +200,8 @@ class Server:
                 f.write(config)
         self.args = list(args)
         self.graphite = graphite
+        self.udp = udp
+        self.udp_port = None
         self.preexec = preexec  # run in the child before exec (e.g. setrlimit)
         self.proc = None
         self.http_port = None
@@ -203,6 +217,8 @@ class Server:
         cmd += ["--data-dir", self.data_dir, "--http", "127.0.0.1:%d" % (self.http_port or 0)]
         cmd += ["--graphite", "127.0.0.1:%d" % (self.graphite_port or 0) if self.graphite
                 else "off"]
+        cmd += ["--set", "graphite.udp=" + ("127.0.0.1:%d" % (self.udp_port or 0) if self.udp
+                                            else "off")]
         for s in self.sets:
             cmd += ["--set", s]
         return cmd + self.args
@@ -212,6 +228,7 @@ class Server:
         for attempt in range(3):
             if not keep_ports or self.http_port is None:
                 self.http_port, self.graphite_port = free_port(), free_port()
+                self.udp_port = free_udp_port() if self.udp else None
             log = os.path.join(self.root, "stderr.%d" % len(self.log_files))
             self.log_files.append(log)
             env = self.child_env()
