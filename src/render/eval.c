@@ -25,9 +25,9 @@
  * (zip_longest), as graphite-web does, not by time.
  *
  * Where diamond deliberately differs from graphite-web:
- *  - timeShift evaluates its argument expression again in the shifted context; graphite-web
- *    re-parses the first result's pathExpression (same result for paths, wildcards and the
- *    functions that set pathExpression; graphite-web loses an inner alias(), we do not).
+ *  - perSecond rounds to 6 decimals as graphite-web does, but half-away-from-zero on the
+ *    binary value (Python rounds the decimal half-even): ties may differ in the 6th decimal.
+ *  - hitcount's alignToInterval (a refetch from a calendar-aligned start) is refused.
  *  - movingAverage(x, N) previews N steps of each series, graphite-web N times the largest
  *    step in the list (same when the steps agree).
  *  - tags carry only "name"; graphite-web adds per-function tags (scale=, aggregatedBy=..).
@@ -486,6 +486,8 @@ static int f_alias(ctx *c, const node *call, tctx t, list *out) {
 
 /* The first path expression inside a series name (graphite's _getFirstPathExpression). */
 static char *first_path(const char *name) {
+  size_t nl = strlen(name);
+  if (nl == 0 || name[nl - 1] != ')') return strdup(name);
   const char *tg[1] = {name};
   size_t ln[1] = {strlen(name)};
   dm_render_ast *a;
@@ -544,8 +546,15 @@ static int f_aliasByMetric(ctx *c, const node *call, tctx t, list *out) {
   size_t before = out->n;
   FIRST_LIST();
   for (size_t i = before; i < out->n; i++) {
-    const char *nm = out->s[i]->name, *dot = strrchr(nm, '.');
-    char *r = strndup(dot ? dot + 1 : nm, strcspn(dot ? dot + 1 : nm, ";"));
+    /* substr(seriesList, -1): inside the innermost parentheses, the last node, cut at ',' */
+    const char *nm = out->s[i]->name, *l = strrchr(nm, '('), *r0 = strchr(nm, ')');
+    const char *lo = l ? l + 1 : nm, *hi = r0 ? r0 : nm + strlen(nm);
+    if (hi < lo) hi = lo;
+    const char *last = lo;
+    for (const char *q = lo; q < hi; q++)
+      if (*q == '.') last = q + 1;
+    size_t len = (size_t)(hi - last), comma = strcspn(last, ",");
+    char *r = strndup(last, comma < len ? comma : len);
     if (r == NULL) return oom(c, call);
     free(out->s[i]->name);
     out->s[i]->name = r;
@@ -756,7 +765,8 @@ static int f_divideSeries(ctx *c, const node *call, tctx t, list *out) {
     dm_render_series *a = num.s[i], *r;
     if (den.n == 0) {
       r = new_series(c, call, a->name, a->start, a->step, a->n);
-      if (r == NULL || rename_s(c, call, r, 1, "divideSeries(%s,MISSING)", a->name) < 0) {
+      if (r == NULL || render_set_str(&r->tag_name, a->tag_name) < 0 ||
+          rename_s(c, call, r, 1, "divideSeries(%s,MISSING)", a->name) < 0) {
         dm_render_series_free(r);
         rc = c->failed ? DM_ERANGE : DM_ENOMEM;
         goto done;
@@ -788,7 +798,7 @@ static int f_divideSeries(ctx *c, const node *call, tctx t, list *out) {
       }
       dm_render_list_free(&two);
       if (rename_s(c, call, r, 1, "divideSeries(%s,%s)", a->name, den.s[0]->name) < 0 ||
-          render_set_str(&r->tag_name, a->tag_name) < 0) {
+          render_set_str(&r->tag_name, r->name) < 0) {
         dm_render_series_free(r);
         rc = DM_ENOMEM;
         goto done;
@@ -869,7 +879,7 @@ static double nn_delta(double v, double *prev, int has_max, double maxv, int has
   *prev = v;
   if (isnan(p)) return NAN;
   if (v >= p) return v - p;
-  if (has_max) return maxv + 1 + v - p;
+  if (has_max) return maxv + 1 + v - p - (has_min ? minv : 0);
   if (has_min) return v - minv;
   return NAN;
 }
@@ -886,7 +896,7 @@ static int nn_common(ctx *c, const node *call, tctx t, list *out, int per_second
     double prev = NAN;
     for (size_t k = 0; k < s->n; k++) {
       double d = nn_delta(s->v[k], &prev, hmax, maxv, hmin, minv);
-      s->v[k] = per_second ? d / (double)s->step : d;
+      s->v[k] = per_second ? round(d / (double)s->step * 1e6) / 1e6 : d;
     }
     if (rename_s(c, call, s, 1, per_second ? "perSecond(%s)" : "nonNegativeDerivative(%s)",
                  s->name) < 0)
@@ -1001,6 +1011,68 @@ static int f_summarize(ctx *c, const node *call, tctx t, list *out) {
     if (rename_s(c, call, s, 1, "summarize(%s, \"%s\", \"%s\"%s)", s->name, istr, fn,
                  align ? ", true" : "") < 0)
       return DM_ENOMEM;
+  }
+  return 0;
+}
+
+/* hitcount: each value is a rate per second over its step; its hits (value * seconds) are
+ * spread over the interval buckets its [t, t + step) overlaps. Buckets end at the series' end. */
+static int f_hitcount(ctx *c, const node *call, tctx t, list *out) {
+  const char *istr = NULL;
+  int align = 0;
+  size_t before = out->n;
+  FIRST_LIST();
+  if (need_str(c, call, 1, "intervalString", &istr) < 0 ||
+      arg_bool(c, call, 2, "alignToInterval", &align) < 0)
+    return DM_EINVAL;
+  int64_t iv;
+  if (parse_offset(istr, &iv) < 0 || iv <= 0)
+    return fail(c, DM_EINVAL, posarg(call, 1, "intervalString"), "hitcount: bad interval \"%s\"", istr);
+  if (align)
+    return fail(c, DM_EINVAL, posarg(call, 2, "alignToInterval"),
+                "hitcount: alignToInterval is not supported");
+  for (size_t i = before; i < out->n; i++) {
+    dm_render_series *s = out->s[i];
+    int64_t end = s->start + (int64_t)s->n * s->step;
+    size_t nb = (size_t)((end - s->start + iv - 1) / iv);
+    int64_t ns = end - (int64_t)nb * iv;
+    if (budget(c, call, nb) < 0) return DM_ERANGE;
+    double *b = malloc((nb ? nb : 1) * sizeof *b);
+    unsigned char *seen = calloc(nb ? nb : 1, 1);
+    if (b == NULL || seen == NULL) {
+      free(b);
+      free(seen);
+      return oom(c, call);
+    }
+    for (size_t j = 0; j < nb; j++) b[j] = 0;
+#define HIT(j, x) (b[j] += (x), seen[j] = 1)
+    for (size_t k = 0; k < s->n; k++) {
+      double v = s->v[k];
+      if (isnan(v)) continue;
+      int64_t st = s->start + (int64_t)k * s->step, et = st + s->step;
+      int64_t sb = (st - ns) / iv, sm = (st - ns) % iv, eb = (et - ns) / iv, em = (et - ns) % iv;
+      if (eb >= (int64_t)nb) {
+        eb = (int64_t)nb - 1;
+        em = iv;
+      }
+      if (sb == eb) {
+        if (sb >= 0) HIT(sb, v * (double)(em - sm));
+      } else {
+        if (sb >= 0) HIT(sb, v * (double)(iv - sm));
+        for (int64_t j = sb + 1; j < eb; j++) HIT(j, v * (double)iv);
+        if (em > 0) HIT(eb, v * (double)em);
+      }
+    }
+#undef HIT
+    for (size_t j = 0; j < nb; j++)
+      if (!seen[j]) b[j] = NAN;
+    free(seen);
+    free(s->v);
+    s->v = b;
+    s->n = nb;
+    s->start = ns;
+    s->step = iv;
+    if (rename_s(c, call, s, 1, "hitcount(%s, \"%s\")", s->name, istr) < 0) return DM_ENOMEM;
   }
   return 0;
 }
@@ -1125,7 +1197,13 @@ static int f_groupByNode(ctx *c, const node *call, tctx t, list *out) {
   for (size_t i = 0; i < in.n && rc == 0; i++) {
     dm_buf b;
     dm_buf_init(&b);
-    node_of(&b, in.s[i]->name, (long)nd);
+    char *fp = first_path(in.s[i]->name);
+    if (fp == NULL) {
+      rc = oom(c, call);
+      break;
+    }
+    node_of(&b, fp, (long)nd);
+    free(fp);
     dm_buf_add(&b, "", 1);
     if (b.oom) rc = oom(c, call);
     keys[i] = b.p;
@@ -1302,6 +1380,10 @@ static int f_asPercent(ctx *c, const node *call, tctx t, list *out) {
     for (size_t k = 0; k < s->n; k++)
       s->v[k] = (isnan(s->v[k]) || isnan(tv[k]) || tv[k] == 0) ? NAN : s->v[k] / tv[k] * 100.0;
     if ((rc = rename_s(c, call, s, 1, "asPercent(%s,%s)", s->name, total_text)) < 0) goto done;
+    if (render_set_str(&s->tag_name, s->name) < 0) {
+      rc = oom(c, call);
+      goto done;
+    }
   }
   for (size_t i = 0; i < l.n; i++) {
     if ((rc = dm_render_list_add(out, l.s[i])) < 0) {
@@ -1350,7 +1432,7 @@ static const struct {
     F(maxSeries),     F(minSeries),       F(diffSeries),     F(divideSeries),
     F(multiplySeries), F(scale),          F(offset),         F(absolute),
     F(derivative),    F(nonNegativeDerivative), F(perSecond), F(integral),
-    F(movingAverage), F(summarize),       F(highestCurrent), F(highestMax),
+    F(movingAverage), F(summarize), F(hitcount),       F(highestCurrent), F(highestMax),
     F(lowestCurrent), F(limit),           F(sortByName),     F(groupByNode),
     F(keepLastValue), F(transformNull),   F(timeShift),      F(asPercent),
     F(removeBelowValue), F(removeAboveValue),

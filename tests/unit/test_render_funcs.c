@@ -21,7 +21,7 @@
 
 typedef struct stored {
   const char *name;
-  int64_t step, from; /* from != 0: the store only has data from there (a misaligned series) */
+  int64_t step, from, until; /* != 0: the store only has data in there (misaligned series) */
   size_t n;
   int64_t t[16];
   double v[16];
@@ -59,6 +59,7 @@ static int fetch(void *arg, size_t index, const dm_render_path *p, dm_render_lis
     int64_t f, u;
     dm_render_path_range(p, r->from, r->until, s->step, &f, &u);
     if (s->from && s->from > f) f = s->from;
+    if (s->until && s->until < u) u = s->until;
     dm_render_series *x = dm_render_series_grid(s->name, strlen(s->name), f, u, s->step, s->t,
                                                 s->v, s->n);
     if (dm_render_list_add(out, x) < 0) return DM_ENOMEM;
@@ -122,6 +123,8 @@ static int setup(void **state) {
   put("s.h1.mem", 10, 1000, 5, (double[]){5, 5, 5, 5, 5});
   put("s.h2.cpu", 10, 1000, 5, (double[]){2, N, 2, 2, 2});
   put("h.n10", 10, 1000, 1, (double[]){1});
+  put("r.c", 3, 1002, 3, (double[]){0, 1, 3});
+  db[ndb - 1].until = 1008;
   put("h.n9", 10, 1000, 1, (double[]){1});
   return 0;
 }
@@ -142,6 +145,9 @@ static void test_alias_family(void **state) {
   /* the first path expression inside the name, as graphite-web 1.1 */
   expect("aliasByNode(scale(s.h1.cpu, 2), 1, 2)",
          ONE("h1.cpu", "s.h1.cpu", "[2,1000],[2,1010],[2,1020],[2,1030],[2,1040]"));
+  /* substr(-1): the last node inside the innermost parentheses, cut at ',' */
+  expect("aliasByMetric(scale(s.h1.cpu, 2))",
+         ONE("cpu", "s.h1.cpu", "[2,1000],[2,1010],[2,1020],[2,1030],[2,1040]"));
   expect("aliasByMetric(s.h1.cpu)",
          ONE("cpu", "s.h1.cpu", "[1,1000],[1,1010],[1,1020],[1,1030],[1,1040]"));
 }
@@ -215,7 +221,8 @@ static void test_aggregate_steps_and_ranges(void **state) {
 
 static void test_divide(void **state) {
   (void)state;
-  expect("divideSeries(a.y, a.x)", ONE("divideSeries(a.y,a.x)", "a.y",
+  /* a new TimeSeries: tags.name is its own name */
+  expect("divideSeries(a.y, a.x)", ONE("divideSeries(a.y,a.x)", "divideSeries(a.y,a.x)",
                                        "[10,1000],[null,1010],[null,1020],[10,1030],[10,1040]"));
   expect("divideSeries(a.x, nope)",
          ONE("divideSeries(a.x,MISSING)", "a.x",
@@ -224,7 +231,7 @@ static void test_divide(void **state) {
              "target 1: position 18: divideSeries second argument must reference exactly 1 "
              "series (got 2)");
   /* divide by zero is null */
-  expect("divideSeries(a.x, e.p)", ONE("divideSeries(a.x,e.p)", "a.x",
+  expect("divideSeries(a.x, e.p)", ONE("divideSeries(a.x,e.p)", "divideSeries(a.x,e.p)",
                                        "[1,1000],[2,1010],[null,1020],[1.3333333333333333,1030],[null,1040]"));
 }
 
@@ -259,6 +266,17 @@ static void test_derivatives(void **state) {
   expect("nonNegativeDerivative(c.cnt, maxValue=18)",
          ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
              "[null,1000],[null,1010],[null,1020],[10,1030],[null,1040]"));
+  /* wrap with maxValue and minValue: 30 + 1 + 5 - 20 - 2 */
+  expect("nonNegativeDerivative(c.cnt, 30, 2)",
+         ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
+             "[null,1000],[10,1010],[14,1020],[10,1030],[null,1040]"));
+  /* wrap with only minValue: v - min */
+  expect("nonNegativeDerivative(c.cnt, minValue=1)",
+         ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
+             "[null,1000],[10,1010],[4,1020],[10,1030],[null,1040]"));
+  /* perSecond rounds to 6 decimals: 1 / 3 per second */
+  expect("limit(perSecond(r.c), 1)",
+         ONE("perSecond(r.c)", "r.c", "[null,1002],[0.333333,1005],[0.666667,1008]"));
   expect("perSecond(c.cnt)", ONE("perSecond(c.cnt)", "c.cnt",
                                  "[null,1000],[1,1010],[null,1020],[1,1030],[null,1040]"));
   expect("integral(a.x)", ONE("integral(a.x)", "a.x",
@@ -297,6 +315,17 @@ static void test_summarize(void **state) {
 }
 
 #define AY "[10,1000],[null,1010],[null,1020],[40,1030],[50,1040]"
+static void test_hitcount(void **state) {
+  (void)state;
+  /* buckets end at the series' end (1050): 990, 1010, 1030; hits = rate * seconds */
+  expect("hitcount(a.x, '20s')", ONE("hitcount(a.x, \\\"20s\\\")", "a.x",
+                                     "[10,990],[20,1010],[90,1030]"));
+  expect("hitcount(a.x, '10s')", ONE("hitcount(a.x, \\\"10s\\\")", "a.x",
+                                     "[10,1000],[20,1010],[null,1020],[40,1030],[50,1040]"));
+  expect_err("hitcount(a.x, '1m', true)", 0, 0, DM_EINVAL,
+             "target 1: position 20: hitcount: alignToInterval is not supported");
+}
+
 static void test_selection(void **state) {
   (void)state;
   expect("highestCurrent(a.*)", ONE("a.y", "a.y", AY));
@@ -369,13 +398,13 @@ static void test_time_shift(void **state) {
 
 static void test_as_percent(void **state) {
   (void)state;
-  expect("asPercent(a.x, 4)", ONE("asPercent(a.x,4)", "a.x",
+  expect("asPercent(a.x, 4)", ONE("asPercent(a.x,4)", "asPercent(a.x,4)",
                                   "[25,1000],[50,1010],[null,1020],[100,1030],[125,1040]"));
-  expect("asPercent(a.x, a.y)", ONE("asPercent(a.x,a.y)", "a.x",
+  expect("asPercent(a.x, a.y)", ONE("asPercent(a.x,a.y)", "asPercent(a.x,a.y)",
                                     "[10,1000],[null,1010],[null,1020],[10,1030],[10,1040]"));
   expect("asPercent(e.*)",
-         "[{\"target\":\"asPercent(e.p,sumSeries(e.*))\",\"tags\":{\"name\":\"e.p\"},\"datapoints\":[[25,1000],[50,1010],[null,1020],[75,1030],[null,1040]]},"
-         "{\"target\":\"asPercent(e.q,sumSeries(e.*))\",\"tags\":{\"name\":\"e.q\"},\"datapoints\":[[75,1000],[50,1010],[null,1020],[25,1030],[null,1040]]}]");
+         "[{\"target\":\"asPercent(e.p,sumSeries(e.*))\",\"tags\":{\"name\":\"asPercent(e.p,sumSeries(e.*))\"},\"datapoints\":[[25,1000],[50,1010],[null,1020],[75,1030],[null,1040]]},"
+         "{\"target\":\"asPercent(e.q,sumSeries(e.*))\",\"tags\":{\"name\":\"asPercent(e.q,sumSeries(e.*))\"},\"datapoints\":[[75,1000],[50,1010],[null,1020],[25,1030],[null,1040]]}]");
   expect("asPercent(nope.*)", "[]");
 }
 
@@ -430,6 +459,7 @@ int main(void) {
       cmocka_unit_test_setup(test_derivatives, setup),
       cmocka_unit_test_setup(test_moving_average, setup),
       cmocka_unit_test_setup(test_summarize, setup),
+      cmocka_unit_test_setup(test_hitcount, setup),
       cmocka_unit_test_setup(test_selection, setup),
       cmocka_unit_test_setup(test_sort_by_name, setup),
       cmocka_unit_test_setup(test_group_by_node, setup),
