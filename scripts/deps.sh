@@ -13,8 +13,9 @@ extra=()
 case "${1:-}" in
   # the test engines: redis-server (single and cluster), dynalite and s3rver (tests/package.json,
   # installed by `npm ci` from the Makefile), docker-compose to validate
-  # docker/docker-compose.yml offline, chromium (headless) for the graph page's test.
-  --test)  pkgs+=(redis-server redis-tools docker-compose chromium) ;;
+  # docker/docker-compose.yml offline, chromium (headless) for the graph page's test,
+  # collectd-core for test_collectd (the real collectd pushing with write_http).
+  --test)  pkgs+=(redis-server redis-tools docker-compose chromium collectd-core) ;;
   --bench) pkgs+=(wrk hyperfine libjansson-dev) ;;
   --fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
   "") ;;
