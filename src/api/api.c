@@ -122,6 +122,7 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   if (rc == 0) rc = dm_api_collectd_routes(a);
   if (rc == 0) rc = dm_api_graphite_find_routes(a);
   if (rc == 0) rc = dm_api_graphite_meta_routes(a);
+  if (rc == 0) rc = dm_api_graphite_render_routes(a);
   if (rc == 0) rc = dm_api_page_routes(a);
   if (rc < 0) {
     dm_api_free(a);

@@ -37,6 +37,7 @@ int dm_api_check_ident(dm_http_req *r, const char *what, const char *s);
 int dm_api_ops_routes(dm_api *a);
 int dm_api_influx_routes(dm_api *a);   /* influx.c: /write, /api/v2/write, /ping, /query */
 int dm_api_collectd_routes(dm_api *a); /* collectd.c: POST /collectd */
+int dm_api_graphite_render_routes(dm_api *a); /* graphite_render.c: GET|POST /render */
 /* influx.c, for the agent protocols: the key check of routes registered with SCOPE_NONE
  * (X-Api-Key, Authorization Token/Basic, p=; 0, or -1 after answering 401/403); the write
  * of a parsed batch (moved out of *b; ok_json NULL: no body); the engine error replies. */
