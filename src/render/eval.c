@@ -98,8 +98,8 @@ static const node *posarg(const node *call, size_t i, const char *kw) {
   size_t k = 0;
   for (size_t j = 0; j < call->nargs; j++) {
     const node *a = call->args[j];
-    if (a->kw == NULL && k++ == i) return a;
-    if (a->kw != NULL && kw != NULL && strcmp(a->kw, kw) == 0) return a;
+    if (a->kw == NULL && k++ == i) return a->kind == N_NONE ? NULL : a;
+    if (a->kw != NULL && kw != NULL && strcmp(a->kw, kw) == 0) return a->kind == N_NONE ? NULL : a;
   }
   return NULL;
 }

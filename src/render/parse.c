@@ -1,18 +1,23 @@
 /* parse.c — graphite-web's target grammar, by recursive descent.
  *
  *   target     = expression
- *   expression = call | path
+ *   expression = (call | path) { '|' call }     a|f(x) is f(a, x)
  *   call       = name '(' [ arg { ',' arg } ] ')'          name = [A-Za-z_][A-Za-z0-9_]*
  *   arg        = name '=' value | value
- *   value      = string | number | boolean | expression
+ *   value      = string | number | boolean | none | inf | expression
  *   string     = '\'' ... '\'' | '"' ... '"'   a backslash keeps the next byte in the
  *                string; the text is kept raw as graphite-web keeps it ("\1" stays \1)
  *   number     = [-+]? (digits [. digits] | . digits) [e [-+] digits], then ',' or ')'
- *   boolean    = true | false (any case), then ',' or ')'
- *   path       = bytes other than space ( ) ' " , = ; inside {..} ',' is part of the path
+ *   boolean    = true | false (any case), then ',' or ')'; none = None (the argument is
+ *                absent); inf = float('inf')
+ *   path       = bytes other than space ( ) ' " , | \ and controls; inside {..} ',' is part
+ *                of the path. A name followed by '=' in an argument list is a keyword.
+ * Wider than graphite-web in three harmless ways: numbers may have '+' / ".5", positional
+ * arguments may follow keyword ones, and a backslash-escaped symbol in a path is refused.
  * Spaces are allowed around arguments.
  */
 #include <ctype.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -80,7 +85,7 @@ static size_t path_end(const parser *p, size_t i) {
     else if (c == '}' && brace > 0) brace--;
     else if (c == ',' && brace > 0) continue;
     else if (c == ' ' || c == '\t' || c == '(' || c == ')' || c == '\'' || c == '"' ||
-             c == ',' || c == '=' || (unsigned char)c < 0x20 || c == 0x7f)
+             c == ',' || c == '|' || c == '\\' || (unsigned char)c < 0x20 || c == 0x7f)
       break;
   }
   return i;
@@ -117,6 +122,7 @@ static size_t number_end(const parser *p, size_t i, int *is_int) {
 }
 
 static node *parse_expr(parser *p, int depth);
+static node *parse_term(parser *p, int depth);
 
 static node *parse_value(parser *p, int depth) {
   skip_space(p);
@@ -147,13 +153,15 @@ static node *parse_value(parser *p, int depth) {
     p->i = e;
     return n;
   }
-  for (int b = 0; b < 2; b++) {
-    const char *w = b ? "true" : "false";
+  for (int b = 0; b < 4; b++) {
+    static const char *const words[] = {"false", "true", "none", "inf"};
+    const char *w = words[b];
     size_t wl = strlen(w);
     if (p->len - pos >= wl && strncasecmp(p->s + pos, w, wl) == 0 && arg_ends(p, pos + wl)) {
-      node *n = new_node(p, N_BOOL, pos, pos, pos + wl);
+      node *n = new_node(p, b < 2 ? N_BOOL : b == 2 ? N_NONE : N_NUMBER, pos, pos, pos + wl);
       if (n == NULL) return NULL;
-      n->b = b;
+      n->b = b == 1;
+      n->num = INFINITY;
       p->i = pos + wl;
       return n;
     }
@@ -173,7 +181,7 @@ static int add_arg(parser *p, node *call, node *arg) {
   return 0;
 }
 
-static node *parse_expr(parser *p, int depth) {
+static node *parse_term(parser *p, int depth) {
   skip_space(p);
   size_t pos = p->i;
   size_t e = path_end(p, pos);
@@ -240,6 +248,46 @@ static node *parse_expr(parser *p, int depth) {
 fail:
   node_free(call);
   return NULL;
+}
+
+/* term { '|' call }: each piped call gets the expression so far as its first argument. */
+static node *parse_expr(parser *p, int depth) {
+  node *e = parse_term(p, depth);
+  for (;;) {
+    if (e == NULL) return NULL;
+    size_t save = p->i;
+    skip_space(p);
+    if (p->i >= p->len || p->s[p->i] != '|') {
+      p->i = save;
+      return e;
+    }
+    p->i++;
+    skip_space(p);
+    size_t cpos = p->i;
+    node *call = parse_term(p, depth);
+    if (call == NULL) {
+      node_free(e);
+      return NULL;
+    }
+    if (call->kind != N_CALL) {
+      fail(p, cpos, "expected a function call after '|'");
+      node_free(call);
+      node_free(e);
+      return NULL;
+    }
+    node **a = realloc(call->args, (call->nargs + 1) * sizeof *a);
+    if (a == NULL) {
+      fail(p, cpos, "out of memory");
+      node_free(call);
+      node_free(e);
+      return NULL;
+    }
+    memmove(a + 1, a, call->nargs * sizeof *a);
+    a[0] = e;
+    call->args = a;
+    call->nargs++;
+    e = call;
+  }
 }
 
 int dm_render_parse(dm_render_ast **out, const char *const *targets, const size_t *lens,

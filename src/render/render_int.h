@@ -7,7 +7,7 @@
 
 #include "diamond/render.h"
 
-typedef enum node_kind { N_PATH, N_CALL, N_STRING, N_NUMBER, N_BOOL } node_kind;
+typedef enum node_kind { N_PATH, N_CALL, N_STRING, N_NUMBER, N_BOOL, N_NONE } node_kind;
 
 typedef struct node {
   node_kind kind;

@@ -277,6 +277,10 @@ static void test_derivatives(void **state) {
   /* perSecond rounds to 6 decimals: 1 / 3 per second */
   expect("limit(perSecond(r.c), 1)",
          ONE("perSecond(r.c)", "r.c", "[null,1002],[0.333333,1005],[0.666667,1008]"));
+  expect("perSecond(c.cnt, None, None)", ONE("perSecond(c.cnt)", "c.cnt",
+                                             "[null,1000],[1,1010],[null,1020],[1,1030],[null,1040]"));
+  expect("c.cnt|perSecond()", ONE("perSecond(c.cnt)", "c.cnt",
+                                  "[null,1000],[1,1010],[null,1020],[1,1030],[null,1040]"));
   expect("perSecond(c.cnt)", ONE("perSecond(c.cnt)", "c.cnt",
                                  "[null,1000],[1,1010],[null,1020],[1,1030],[null,1040]"));
   expect("integral(a.x)", ONE("integral(a.x)", "a.x",

@@ -75,6 +75,29 @@ static void test_args_of_every_kind(void **state) {
   dm_render_ast_free(a);
 }
 
+static void test_pipes_none_inf(void **state) {
+  (void)state;
+  dm_render_ast *a;
+  const dm_render_path *p;
+  /* a.b | timeShift('1h') is timeShift(a.b, '1h'): the shifted fetch proves the rewrite */
+  assert_int_equal(parse1("a.b | timeShift('1h') |alias('x')", &a), 0);
+  assert_int_equal(dm_render_paths(a, &p), 2);
+  assert_string_equal(p[0].pattern, "a.b");
+  assert_int_equal(p[1].shift, 3600);
+  dm_render_ast_free(a);
+  expect_error("a.b|c.d", "target 1: position 4: expected a function call after '|'");
+  assert_int_equal(parse1("keepLastValue(a.b, INF)", &a), 0);
+  dm_render_ast_free(a);
+  assert_int_equal(parse1("perSecond(a.b, None, 0)", &a), 0);
+  dm_render_ast_free(a);
+  /* '=' is a metric character; name= starts a keyword argument */
+  assert_int_equal(parse1("f(a.b=c, x=d.e)", &a), 0);
+  assert_int_equal(dm_render_paths(a, &p), 2);
+  assert_string_equal(p[0].pattern, "a.b=c");
+  assert_string_equal(p[1].pattern, "d.e");
+  dm_render_ast_free(a);
+}
+
 static void test_grafana_wrapper(void **state) {
   (void)state;
   dm_render_ast *a;
@@ -160,6 +183,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain_path),      cmocka_unit_test(test_globs_in_calls),
       cmocka_unit_test(test_args_of_every_kind), cmocka_unit_test(test_grafana_wrapper),
+      cmocka_unit_test(test_pipes_none_inf),
       cmocka_unit_test(test_time_contexts),   cmocka_unit_test(test_errors),
       cmocka_unit_test(test_limits),
   };
