@@ -13,6 +13,10 @@
  *      segments plus the dot: whether it matched or not, the walk skips all of them (a
  *      galloping search in the sorted index). So a find visits about one name per distinct
  *      node at depth k, plus the leaves at depth k.
+ *   4. Before that, each level i < k whose pattern segment can reject (not a bare "*", not
+ *      inside the literal prefix) is matched on its own: a name failing at level i skips
+ *      every name sharing its first i segments. "*.h123.*" then visits one name per
+ *      top-level node and per host instead of every leaf.
  *
  * The nodes come out in name order, which is not quite node order ('-' sorts before '.',
  * so "a.b-x" falls between leaf "a.b" and branch "a.b"): they are sorted and merged at the
@@ -32,6 +36,8 @@
 #include "diamond/error.h"
 #include "diamond/names.h"
 
+enum { MAX_PRUNE = 16 }; /* levels checked one by one before the whole match */
+
 typedef struct node {
   const char *path; /* points into the name index: valid until the loop turn ends */
   size_t len;
@@ -48,6 +54,11 @@ typedef struct walk {
   size_t n, cap;
   size_t *slots, nslots; /* by_text: hash set of node index + 1, power-of-two size */
   int over, oom;
+  /* pruning: prune[i] is the pattern's first i + 1 segments (NUL-terminated), or NULL when
+   * that level cannot reject a name (a bare "*", or inside the literal prefix) */
+  char *prune_buf;
+  const char *prune[MAX_PRUNE];
+  size_t nprune;
 } walk;
 
 /* Segments of a glob: dots outside [] and {} plus one. */
@@ -110,6 +121,14 @@ static size_t visit(void *arg, const char *name, size_t len) {
     if (name[cut] == '.' && ++seg > w->segs) break;
   int leaf = cut == len;
   if (leaf && seg < w->segs) return 0; /* fewer segments than the pattern: no match */
+  if (w->nprune > 0) { /* a level that fails rejects every name sharing it: skip them */
+    size_t d = 0;
+    for (size_t i = 0; i < w->nprune; i++) {
+      while (name[d] != '.') d++; /* the name has more than nprune segments */
+      if (w->prune[i] != NULL && !dm_glob_match(w->prune[i], name, d)) return d + 1;
+      d++;
+    }
+  }
   if (dm_glob_match(w->pattern, name, cut) && (leaf || !w->leaves_only)) {
     const char *path = name;
     size_t plen = cut;
@@ -171,10 +190,58 @@ static void sort_merge(walk *w) {
 }
 
 /* Walks one pattern into w (appending). 0, DM_ERANGE (over budget) or DM_ENOMEM. */
+/* Sets w->prune for pattern: one prefix pattern per level before the last, except levels a
+ * bare "*" or the literal prefix already decide. None when a '.' sits inside {} or [] (the
+ * levels of the alternatives would differ). */
+static int prune_levels(walk *w, const char *pattern, size_t lit) {
+  free(w->prune_buf);
+  w->prune_buf = NULL;
+  w->nprune = 0;
+  if (w->segs < 2) return 0;
+  size_t n = strlen(pattern), levels = w->segs - 1 < MAX_PRUNE ? w->segs - 1 : MAX_PRUNE;
+  size_t ends[MAX_PRUNE], k = 0;
+  int depth = 0, cls = 0;
+  for (size_t i = 0; i < n && k < levels; i++) { /* the same scan as glob_segments */
+    char c = pattern[i];
+    if (cls) {
+      if (c == ']') cls = 0;
+      else if (c == '.') return 0;
+    } else if (c == '[') {
+      cls = strchr(pattern + i, ']') != NULL;
+    } else if (c == '{') {
+      depth += strchr(pattern + i, '}') != NULL;
+    } else if (c == '}' && depth > 0) {
+      depth--;
+    } else if (c == '.') {
+      if (depth > 0) return 0;
+      ends[k++] = i;
+    }
+  }
+  w->prune_buf = malloc(k * (n + 1));
+  if (w->prune_buf == NULL) return DM_ENOMEM;
+  int any = 0;
+  for (size_t i = 0; i < k; i++) {
+    size_t start = i == 0 ? 0 : ends[i - 1] + 1;
+    char *p = w->prune_buf + i * (n + 1);
+    memcpy(p, pattern, ends[i]);
+    p[ends[i]] = '\0';
+    int star = ends[i] - start == 1 && pattern[start] == '*';
+    w->prune[i] = star || ends[i] <= lit ? NULL : p;
+    any |= w->prune[i] != NULL;
+  }
+  w->nprune = any ? k : 0;
+  return 0;
+}
+
 static int find_nodes(dm_engine *e, const char *pattern, walk *w) {
   w->pattern = pattern;
   w->segs = glob_segments(pattern);
-  dm_engine_names_walk(e, pattern, literal_prefix(pattern), visit, w);
+  size_t lit = literal_prefix(pattern);
+  if (prune_levels(w, pattern, lit) < 0) return DM_ENOMEM;
+  dm_engine_names_walk(e, pattern, lit, visit, w);
+  free(w->prune_buf);
+  w->prune_buf = NULL;
+  w->nprune = 0;
   if (w->oom) return DM_ENOMEM;
   if (w->over) return DM_ERANGE;
   return 0;

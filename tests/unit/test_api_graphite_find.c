@@ -112,6 +112,18 @@ static void test_globs_in_100k(void **state) {
               "," BR("h093", "host.h093") "," BR("h094", "host.h094") "," BR("h095", "host.h095")
               "," BR("h096", "host.h096") "," BR("h097", "host.h097") "," BR("h098", "host.h098")
               "," BR("h099", "host.h099") "]");
+  /* globs before a selective level: the level is checked alone and prunes whole hosts */
+  expect_find(f, "*.h00[1-2].m99[8-9]", "json", 0, 0,
+              "[{\"path\":\"host.h001.m998\",\"is_leaf\":true},"
+              "{\"path\":\"host.h001.m999\",\"is_leaf\":true},"
+              "{\"path\":\"host.h002.m998\",\"is_leaf\":true},"
+              "{\"path\":\"host.h002.m999\",\"is_leaf\":true}]");
+  expect_find(f, "*.{b,h042}.m00[0-1]", "json", 0, 0,
+              "[{\"path\":\"host.h042.m000\",\"is_leaf\":true},"
+              "{\"path\":\"host.h042.m001\",\"is_leaf\":true}]");
+  expect_find(f, "?.b*.*", "treejson", 0, 0, "[" LF("c", "?.b*.c") "," LF("y", "?.b*.y") "]");
+  /* a '.' inside {}: no pruning; the id keeps graphite-web's naive base path ("{a.") */
+  expect_find(f, "{a.b,z}", "treejson", 0, 0, "[" LF("z", "{a.z") "]");
   /* every host: 100 branches, one visit each */
   int rc;
   char *all = find(f, "host.*", "json", 0, 0, 1000, &rc);
