@@ -10,7 +10,7 @@
  *       dm_render_path_range(&paths[i], from, until, step, &f, &u), read each series over
  *       [f, u] through the engine, turn it into a dm_render_series (dm_render_series_grid)
  *   dm_render_eval(ast, &req, fetch, arg, &out, err, sizeof err);       // (b) synchronous
- *   dm_render_maxpoints(&out, from, until, maxDataPoints);
+ *   dm_render_maxpoints(&out, maxDataPoints);                           // json only
  *   dm_render_json(&buf, &out, noNullPoints);
  *   dm_render_list_free(&out); dm_render_ast_free(ast);
  *
@@ -60,6 +60,8 @@ typedef struct dm_render_list {
 dm_render_series *dm_render_series_new(const char *name, size_t name_len, int64_t start,
                                        int64_t step, size_t n);
 void dm_render_series_free(dm_render_series *s);
+/* A deep copy (what a fetch callback hands over from its store). NULL on allocation failure. */
+dm_render_series *dm_render_series_copy(const dm_render_series *s);
 /* Appends s (ownership passes, also on failure). 0 or DM_ENOMEM. */
 int dm_render_list_add(dm_render_list *l, dm_render_series *s);
 void dm_render_list_free(dm_render_list *l); /* frees the series too; l is reset */
@@ -119,13 +121,16 @@ int dm_render_eval(const dm_render_ast *a, const dm_render_req *req, dm_render_f
                    void *arg, dm_render_list *out, char *err, size_t errlen);
 
 /* ---- output ---- */
-/* maxDataPoints as graphite-web 1.1 applies it to each series (see render.c). 0 = none. */
-int dm_render_maxpoints(dm_render_list *l, int64_t from, int64_t until, size_t max_points);
+/* maxDataPoints as graphite-web 1.1's json view applies it to each series, the time range
+ * being that of the results (min start .. max end), not the request's (see series.c).
+ * 0 = none. Returns 0. */
+int dm_render_maxpoints(dm_render_list *l, size_t max_points);
 /* [{"target":..,"tags":{"name":..},"datapoints":[[v|null,ts],..]},..]; no_null drops null
  * points and then series left without points. */
 void dm_render_json(dm_buf *b, const dm_render_list *l, int no_null);
-/* graphite-web's csv: one "name,YYYY-MM-DD HH:MM:SS,value\r\n" row per value (UTC), null
- * as an empty field, names with ',' or '"' quoted. */
+/* graphite-web's csv: one "name,YYYY-MM-DD HH:MM:SS,value\r\n" row per value (UTC; graphite
+ * uses its TIME_ZONE setting), the value as Python's str(float) ("2.0"), null as an empty
+ * field, names holding ',' '"' CR or LF quoted as the excel dialect does. */
 void dm_render_csv(dm_buf *b, const dm_render_list *l);
 
 #endif

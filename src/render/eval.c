@@ -294,34 +294,6 @@ static int arg_bool(ctx *c, const node *call, size_t i, const char *kw, int *v) 
   return 1;
 }
 
-/* Python's str() of a number as written (int stays int, float gets repr's form). */
-static void pystr(char *out, size_t len, double v, int is_int) {
-  if (is_int && fabs(v) < 9e18) {
-    snprintf(out, len, "%lld", (long long)v);
-    return;
-  }
-  if (isnan(v)) { snprintf(out, len, "nan"); return; }
-  if (isinf(v)) { snprintf(out, len, v > 0 ? "inf" : "-inf"); return; }
-  int p = 1;
-  char tmp[40];
-  for (; p < 17; p++) {
-    snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
-    if (strtod(tmp, NULL) == v) break;
-  }
-  snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
-  int exp = atoi(strchr(tmp, 'e') + 1);
-  if (exp >= -4 && exp < 16) {
-    int dec = p - 1 - exp;
-    snprintf(out, len, "%.*f", dec > 0 ? dec : 0, v);
-    if (strchr(out, '.') == NULL && strlen(out) + 3 <= len) strcat(out, ".0");
-  } else {
-    char mant[32];
-    snprintf(mant, sizeof mant, "%.*e", p - 1, v);
-    *strchr(mant, 'e') = '\0';
-    snprintf(out, len, "%se%c%02d", mant, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-  }
-}
-
 /* Sets s->name to a printf result; path_expr too when also_path. */
 static int rename_s(ctx *c, const node *at, dm_render_series *s, int also_path,
                     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
@@ -677,7 +649,7 @@ static int f_constantLine(ctx *c, const node *call, tctx t, list *out) {
   if (need_num(c, call, 0, "value", &v) < 0) return DM_EINVAL;
   const node *a = posarg(call, 0, "value");
   char txt[48];
-  pystr(txt, sizeof txt, v, a->kind == N_NUMBER && a->is_int);
+  render_pystr(txt, sizeof txt, v, a->kind == N_NUMBER && a->is_int);
   int64_t from = c->req->from, until = c->req->until, step = (until - from) / 2;
   if (step < 1) step = 1;
   dm_render_series *s = new_series(c, call, txt, from, step, 3);
@@ -1364,7 +1336,7 @@ static int f_asPercent(ctx *c, const node *call, tctx t, list *out) {
   } else if (ta->kind == N_NUMBER) {
     normalize(&l, &start, &end, &step);
     char txt[48];
-    pystr(txt, sizeof txt, ta->num, ta->is_int);
+    render_pystr(txt, sizeof txt, ta->num, ta->is_int);
     total_text = strdup(txt);
     size_t len = 0;
     for (size_t i = 0; i < l.n; i++) if (l.s[i]->n > len) len = l.s[i]->n;

@@ -1,6 +1,7 @@
 /* series.c — the series model, consolidation (normalize and maxDataPoints) and the json and
  * csv writers. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +9,34 @@
 #include "diamond/point.h"
 #include "diamond/timefmt.h"
 #include "render_int.h"
+
+/* Python's str() of a number as written (int stays int, float gets repr's form). */
+void render_pystr(char *out, size_t len, double v, int is_int) {
+  if (is_int && fabs(v) < 9e18) {
+    snprintf(out, len, "%lld", (long long)v);
+    return;
+  }
+  if (isnan(v)) { snprintf(out, len, "nan"); return; }
+  if (isinf(v)) { snprintf(out, len, v > 0 ? "inf" : "-inf"); return; }
+  int p = 1;
+  char tmp[40];
+  for (; p < 17; p++) {
+    snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
+    if (strtod(tmp, NULL) == v) break;
+  }
+  snprintf(tmp, sizeof tmp, "%.*e", p - 1, v);
+  int exp = atoi(strchr(tmp, 'e') + 1);
+  if (exp >= -4 && exp < 16) {
+    int dec = p - 1 - exp;
+    snprintf(out, len, "%.*f", dec > 0 ? dec : 0, v);
+    if (strchr(out, '.') == NULL && strlen(out) + 3 <= len) strcat(out, ".0");
+  } else {
+    char mant[32];
+    snprintf(mant, sizeof mant, "%.*e", p - 1, v);
+    *strchr(mant, 'e') = '\0';
+    snprintf(out, len, "%se%c%02d", mant, exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+  }
+}
 
 int64_t render_floor_mod(int64_t a, int64_t m) {
   int64_t r = a % m;
@@ -63,6 +92,8 @@ dm_render_series *render_series_copy(const dm_render_series *s) {
   c->cf = s->cf;
   return c;
 }
+
+dm_render_series *dm_render_series_copy(const dm_render_series *s) { return render_series_copy(s); }
 
 int dm_render_list_add(dm_render_list *l, dm_render_series *s) {
   if (s == NULL) return DM_ENOMEM;
@@ -139,7 +170,8 @@ int render_consolidate(dm_render_series *s, size_t vpp) {
   return 0;
 }
 
-/* graphite-web 1.1 (render/views.py) per series, with timeRange = until - from:
+/* graphite-web 1.1 (render/views.py, json) per series, with timeRange = max end - min start
+ * over all the results:
  *   maxDataPoints == 1: one value, cf over the whole series;
  *   else if maxDataPoints < timeRange / step: vpp = ceil(timeRange/step / maxDataPoints),
  *   spp = vpp * step, nudge = spp + start % step - start % spp, start += nudge, and it drops
@@ -147,8 +179,14 @@ int render_consolidate(dm_render_series *s, size_t vpp) {
  *   its own time; we keep that for value-for-value equality), then consolidates by vpp.
  *   Timestamps run start, start + spp, .. up to the series' original end inclusive, and
  *   zip() stops at the shorter of values and timestamps. */
-int dm_render_maxpoints(dm_render_list *l, int64_t from, int64_t until, size_t max_points) {
-  if (max_points == 0) return 0;
+int dm_render_maxpoints(dm_render_list *l, size_t max_points) {
+  if (max_points == 0 || l->n == 0) return 0;
+  int64_t from = INT64_MAX, until = INT64_MIN;
+  for (size_t i = 0; i < l->n; i++) {
+    const dm_render_series *s = l->s[i];
+    if (s->start < from) from = s->start;
+    if (s->start + (int64_t)s->n * s->step > until) until = s->start + (int64_t)s->n * s->step;
+  }
   for (size_t i = 0; i < l->n; i++) {
     dm_render_series *s = l->s[i];
     int64_t end = s->start + (int64_t)s->n * s->step;
@@ -234,7 +272,11 @@ void dm_render_csv(dm_buf *b, const dm_render_list *l) {
       csv_field(b, s->name);
       dm_buf_printf(b, ",%04lld-%02d-%02d %02d:%02d:%02d,", (long long)y, mo, d,
                     (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60));
-      if (!isnan(s->v[k])) dm_buf_json_double(b, s->v[k]);
+      if (!isnan(s->v[k])) {
+        char num[48];
+        render_pystr(num, sizeof num, s->v[k], 0);
+        dm_buf_adds(b, num);
+      }
       dm_buf_add(b, "\r\n", 2);
     }
   }

@@ -445,6 +445,14 @@ static void test_several_targets(void **state) {
   assert_string_equal(out.s[0]->name, "a.x");
   assert_string_equal(out.s[1]->name, "z");
   assert_int_equal(out.s[1]->step, 20);
+  dm_render_series *cp = dm_render_series_copy(out.s[1]);
+  assert_non_null(cp);
+  assert_string_equal(cp->name, "z");
+  assert_string_equal(cp->tag_name, "b.z");
+  assert_string_equal(cp->path_expr, "b.z");
+  assert_int_equal(cp->n, 3);
+  assert_true(cp->v[2] == 300);
+  dm_render_series_free(cp);
   dm_render_list_free(&out);
   dm_render_ast_free(a);
 }
