@@ -1280,6 +1280,48 @@ done:
   return rc;
 }
 
+static void sort_by_name(dm_render_series **s, size_t n) {
+  for (size_t i = 1; i < n; i++) {
+    dm_render_series *x = s[i];
+    size_t j = i;
+    for (; j > 0 && strcmp(s[j - 1]->name, x->name) > 0; j--) s[j] = s[j - 1];
+    s[j] = x;
+  }
+}
+
+/* asPercent(list, totals) with as many totals as series: paired in name order. */
+static int percent_pairs(ctx *c, const node *call, list *l, list *tot, list *out) {
+  sort_by_name(l->s, l->n);
+  sort_by_name(tot->s, tot->n);
+  for (size_t i = 0; i < l->n; i++) {
+    list two = {0};
+    dm_render_series *a = render_series_copy(l->s[i]), *b = render_series_copy(tot->s[i]);
+    if (dm_render_list_add(&two, a) < 0 || dm_render_list_add(&two, b) < 0) {
+      dm_render_list_free(&two);
+      return oom(c, call);
+    }
+    int64_t start, end, step;
+    normalize(&two, &start, &end, &step);
+    size_t len = a->n > b->n ? a->n : b->n;
+    dm_render_series *r = new_series(c, call, a->name, start, step, len);
+    if (r == NULL) {
+      dm_render_list_free(&two);
+      return c->failed ? DM_ERANGE : oom(c, call);
+    }
+    for (size_t k = 0; k < len; k++) {
+      double x = k < a->n ? a->v[k] : NAN, y = k < b->n ? b->v[k] : NAN;
+      r->v[k] = (isnan(x) || isnan(y) || y == 0) ? NAN : x / y * 100.0;
+    }
+    int rc = rename_s(c, call, r, 1, "asPercent(%s,%s)", a->name, b->name);
+    dm_render_list_free(&two);
+    if (rc < 0 || render_set_str(&r->tag_name, r->name) < 0 || dm_render_list_add(out, r) < 0) {
+      if (rc < 0) dm_render_series_free(r);
+      return oom(c, call);
+    }
+  }
+  return 0;
+}
+
 static int f_asPercent(ctx *c, const node *call, tctx t, list *out) {
   list l = {0}, tot = {0};
   char *total_text = NULL;
@@ -1292,8 +1334,14 @@ static int f_asPercent(ctx *c, const node *call, tctx t, list *out) {
     if (ta != NULL) {
       rc = eval(c, ta, t, &tot);
       if (rc < 0) goto done;
+      if (tot.n > 1 && tot.n == l.n) {
+        rc = percent_pairs(c, call, &l, &tot, out);
+        goto done;
+      }
       if (tot.n != 1) {
-        rc = fail(c, DM_EINVAL, ta, "asPercent: the total must be one series (got %zu)", tot.n);
+        rc = fail(c, DM_EINVAL, ta, "asPercent second argument must be missing, a single digit, "
+                  "reference exactly 1 series or reference the same number of series as the "
+                  "first argument");
         goto done;
       }
       if ((rc = dm_render_list_add(&l, tot.s[0])) < 0) {
@@ -1408,7 +1456,7 @@ static const struct {
     F(lowestCurrent), F(limit),           F(sortByName),     F(groupByNode),
     F(keepLastValue), F(transformNull),   F(timeShift),      F(asPercent),
     F(removeBelowValue), F(removeAboveValue),
-    {"sum", f_sumSeries}, {"avg", f_averageSeries},
+    {"sum", f_sumSeries}, {"avg", f_averageSeries}, {"pct", f_asPercent},
 #undef F
 };
 

@@ -410,6 +410,16 @@ static void test_as_percent(void **state) {
          "[{\"target\":\"asPercent(e.p,sumSeries(e.*))\",\"tags\":{\"name\":\"asPercent(e.p,sumSeries(e.*))\"},\"datapoints\":[[25,1000],[50,1010],[null,1020],[75,1030],[null,1040]]},"
          "{\"target\":\"asPercent(e.q,sumSeries(e.*))\",\"tags\":{\"name\":\"asPercent(e.q,sumSeries(e.*))\"},\"datapoints\":[[75,1000],[50,1010],[null,1020],[25,1030],[null,1040]]}]");
   expect("asPercent(nope.*)", "[]");
+  /* as many totals as series: paired by sorted name (e.p with a.x, e.q with a.y) */
+  expect("asPercent(e.*, a.*)",
+         "[{\"target\":\"asPercent(e.p,a.x)\",\"tags\":{\"name\":\"asPercent(e.p,a.x)\"},\"datapoints\":[[100,1000],[50,1010],[null,1020],[75,1030],[0,1040]]},"
+         "{\"target\":\"asPercent(e.q,a.y)\",\"tags\":{\"name\":\"asPercent(e.q,a.y)\"},\"datapoints\":[[30,1000],[null,1010],[null,1020],[2.5,1030],[0,1040]]}]");
+  expect_err("asPercent(e.*, s.*.*)", 0, 0, DM_EINVAL,
+             "target 1: position 15: asPercent second argument must be missing, a single digit, "
+             "reference exactly 1 series or reference the same number of series as the first "
+             "argument");
+  expect("pct(a.x, 4)", ONE("asPercent(a.x,4)", "asPercent(a.x,4)",
+                            "[25,1000],[50,1010],[null,1020],[100,1030],[125,1040]"));
 }
 
 static void test_errors_and_budgets(void **state) {
