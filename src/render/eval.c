@@ -1,5 +1,9 @@
 /* eval.c — the /render evaluator and its functions.
  *
+ * The grammar is graphite-web's (parse.c has it in full): a target is a path with globs
+ * (a.{b,c}.*), a call f(arg, .., name=value) whose arguments are expressions, strings,
+ * numbers, booleans, none or inf, or a pipe (a.b|scale(2) is scale(a.b, 2)).
+ *
  * Two phases. Graphite-web evaluates a target recursively and fetches as it meets a path;
  * diamond's storage reads are asynchronous, so the walk is split:
  *
@@ -11,30 +15,40 @@
  *      step is only known to the caller). Contexts nest and add up.
  *  (b) dm_render_eval() walks the same way; at a path it finds the entry of (a) made for
  *      that node in that context and asks the caller's fetch callback for its series. The
- *      evaluator is synchronous and pure: the tests feed it series by hand.
+ *      evaluator is synchronous and pure: the tests feed it series by hand. Budgets: the
+ *      fetched series count (max_series) and every value fetched or computed (max_points)
+ *      are counted as they appear; passing one is DM_ERANGE, before the allocation.
  *
- * Values are doubles, NaN = null (graphite's None). Null rules follow graphite-web 1.1:
- * sum/min/max/average over a row ignore nulls and are null only when every input is null;
- * multiply is null when any input is; diff is the first non-null minus the other non-null;
- * divide by null or 0 is null; scale/offset/abs/derivatives keep null; consolidation
- * ignores nulls inside a bucket and an all-null bucket is null.
+ * Values are doubles, NaN = null (graphite's None). Null rules follow graphite-web 1.1
+ * (functions.py, functions/safe.py, with DEFAULT_XFILES_FACTOR = 0): sum/min/max/average of
+ * a row ignore nulls and are null only when every input is null; multiply is null when any
+ * input is; diff is the first non-null minus the other non-null; divide by null or 0 is
+ * null; scale/offset/abs/derivatives keep null; consolidation ignores nulls inside a bucket
+ * and an all-null bucket is null; highest/lowest sort a null key as -inf.
  *
  * Series of different steps are combined as graphite-web's normalize(): step = lcm of the
  * steps, each series consolidated (its consolidateBy function, avg by default) to it, start =
  * min start, end = max end less (end - start) % step, and the rows are zipped BY INDEX
- * (zip_longest), as graphite-web does, not by time.
+ * (zip_longest), as graphite-web does, not by time. A function that builds a new series
+ * (aggregates, divideSeries, asPercent) gives it tags.name = its own name unless all the
+ * inputs share one; the transforms keep the input's tags.name and set pathExpression to the
+ * new name (so sumSeries(scale(a.*,1)) names the scaled series).
  *
  * Where diamond deliberately differs from graphite-web:
+ *  - movingAverage(x, N) previews N steps of each series, graphite-web N times the largest
+ *    step in the list (the same when the steps agree).
+ *  - tags carry only "name"; graphite-web adds per-function tags (scale=, aggregatedBy=..).
+ *  - consolidation functions are average/avg, sum, min, max, first, last (consolidateBy,
+ *    summarize, groupByNode's callback also takes the *Series names, diff and multiply);
+ *    median, stddev, count, range are refused. xFilesFactor exists on movingAverage only.
  *  - perSecond rounds to 6 decimals as graphite-web does, but half-away-from-zero on the
  *    binary value (Python rounds the decimal half-even): ties may differ in the 6th decimal.
- *  - hitcount's alignToInterval (a refetch from a calendar-aligned start) is refused.
- *  - movingAverage(x, N) previews N steps of each series, graphite-web N times the largest
- *    step in the list (same when the steps agree).
- *  - tags carry only "name"; graphite-web adds per-function tags (scale=, aggregatedBy=..).
- *  - highest/lowest order null keys first (as Python 2's None); functions.py under Python 3
- *    differs between versions.
+ *  - refused rather than half-done: hitcount's alignToInterval, transformNull's
+ *    referenceSeries, tag names as aliasByNode/groupByNode nodes; timeShift's alignDST is
+ *    ignored (diamond is UTC throughout).
  *  - strings are kept raw, as graphite-web's grammar keeps them: "\1" reaches aliasSub as
- *    backslash-one; the regex is POSIX ERE with \d \w \s \D \W \S translated.
+ *    backslash-one; the regex is POSIX ERE with \d \w \s \D \W \S translated, so Python-only
+ *    syntax (lookaround, non-greedy, (?i)) is an error, not a silent mismatch.
  */
 #include <ctype.h>
 #include <math.h>
@@ -1239,6 +1253,9 @@ static int f_transformNull(ctx *c, const node *call, tctx t, list *out) {
   size_t before = out->n;
   FIRST_LIST();
   if (arg_num(c, call, 1, "default", &d) < 0) return DM_EINVAL;
+  if (posarg(call, 2, "referenceSeries") != NULL)
+    return fail(c, DM_EINVAL, posarg(call, 2, "referenceSeries"),
+                "transformNull: referenceSeries is not supported");
   for (size_t i = before; i < out->n; i++) {
     dm_render_series *s = out->s[i];
     for (size_t k = 0; k < s->n; k++)
