@@ -148,9 +148,12 @@
     $("refresh").value = state.refresh;
   }
 
-  function fmtTime(t) {
-    if (/^\d+$/.test(t)) return new Date(Number(t) * 1000).toISOString().slice(0, 16).replace("T", " ");
-    return t;
+  function fmtTime(t) { /* epoch seconds in local time, as the chart's axis shows them */
+    if (!/^\d+$/.test(t)) return t;
+    var d = new Date(Number(t) * 1000);
+    function two(n) { return (n < 10 ? "0" : "") + n; }
+    return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+      two(d.getHours()) + ":" + two(d.getMinutes());
   }
 
   function schedule() {
