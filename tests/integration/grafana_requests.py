@@ -134,3 +134,7 @@ def requests(first_segment, second_glob, panel_target):
          "source": "grafana/grafana DS query(), buildGraphiteParams(), addTracingHeaders()",
          "expect": "200 JSON array of {target, datapoints:[[value|null, ts]]}"},
     ]
+
+
+# The sequence over the series test_graphite_find writes (host.<h>.<metric>), as one list.
+REQUESTS = requests("host", "host.*", "host.web1.cpu.user")

@@ -202,16 +202,19 @@ class GraphiteFind(ServerTestCase):
                 for e in reply:
                     self.assertIn("text", e)
                     self.assertIn("expandable", e)
-            elif r["name"] == "find_level1":
-                pass
             elif r["name"] == "variable_expand":
                 self.assertEqual(reply, {"results": ["host.db1", "host.web1", "host.web2"]})
             elif r["name"] == "functions":
                 self.assertIsInstance(json.loads(json.dumps(reply)), dict)
             elif r["name"] == "version":
                 self.assertRegex(reply, r"^\d+\.\d+\.\d+$")
-            elif path == "/render":
+            elif path == "/render":  # Grafana takes the refId back from the name's suffix
                 self.assertIsInstance(reply, list)
+                self.assertTrue(reply, r["name"])
+                for series in reply:
+                    self.assertTrue(series["target"].endswith(" A"), series["target"])
+                if r["name"] == "save_and_test":
+                    self.assertIn(100, [v for v, _ in reply[0]["datapoints"]])
         by_name = {r["name"]: r for r in seq}
         self.assertIn("query=*", by_name["find_level0"]["body"])
         if render_missing:
