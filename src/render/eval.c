@@ -122,6 +122,7 @@ static int preview_of(const node *call, tctx *t) {
   const node *w = posarg(call, 1, "windowSize");
   if (w == NULL) return DM_EINVAL;
   if (w->kind == N_NUMBER) {
+    if (!(w->num >= 0 && w->num <= 1e7)) return DM_EINVAL; /* also NaN */
     t->psteps += (int64_t)w->num;
     return 0;
   }
@@ -487,6 +488,17 @@ static char *first_path(const char *name) {
   return r;
 }
 
+/* A node index or count from a double argument, without undefined conversions. */
+static long to_long(double v) {
+  if (!(v > -1e9 && v < 1e9)) return 1000000000L; /* out of range of any name: "" */
+  return (long)v;
+}
+
+static size_t to_count(double v) {
+  if (!(v > 0)) return 0;
+  return v >= 1e15 ? (size_t)1e15 : (size_t)v;
+}
+
 /* Node n of path (negative from the end), or "" when out of range; into b. */
 static void node_of(dm_buf *b, const char *path, long n) {
   size_t len = strcspn(path, ";");
@@ -517,7 +529,7 @@ static int f_aliasByNode(ctx *c, const node *call, tctx t, list *out) {
         return fail(c, DM_EINVAL, a, "aliasByNode: nodes must be numbers");
       }
       if (k > 1) dm_buf_add(&b, ".", 1);
-      node_of(&b, fp, (long)a->num);
+      node_of(&b, fp, to_long(a->num));
     }
     dm_buf_add(&b, "", 1);
     free(fp);
@@ -1084,7 +1096,7 @@ static int select_by(ctx *c, const node *call, tctx t, list *out, double (*key)(
   size_t before = out->n;
   FIRST_LIST();
   if (arg_num(c, call, 1, "n", &nd) < 0) return DM_EINVAL;
-  size_t cnt = out->n - before, keep = nd < 0 ? 0 : (size_t)nd;
+  size_t cnt = out->n - before, keep = to_count(nd);
   dm_render_series **s = out->s + before;
   for (size_t i = 1; i < cnt; i++) { /* insertion sort: stable, lists are short */
     dm_render_series *x = s[i];
@@ -1109,7 +1121,7 @@ static int f_limit(ctx *c, const node *call, tctx t, list *out) {
   size_t before = out->n;
   FIRST_LIST();
   if (need_num(c, call, 1, "n", &nd) < 0) return DM_EINVAL;
-  size_t keep = nd < 0 ? 0 : (size_t)nd;
+  size_t keep = to_count(nd);
   while (out->n > before + keep) dm_render_series_free(out->s[--out->n]);
   return 0;
 }
@@ -1188,7 +1200,7 @@ static int f_groupByNode(ctx *c, const node *call, tctx t, list *out) {
       rc = oom(c, call);
       break;
     }
-    node_of(&b, fp, (long)nd);
+    node_of(&b, fp, to_long(nd));
     free(fp);
     dm_buf_add(&b, "", 1);
     if (b.oom) rc = oom(c, call);

@@ -123,6 +123,8 @@ static int setup(void **state) {
   put("s.h1.mem", 10, 1000, 5, (double[]){5, 5, 5, 5, 5});
   put("s.h2.cpu", 10, 1000, 5, (double[]){2, N, 2, 2, 2});
   put("h.n10", 10, 1000, 1, (double[]){1});
+  put("z.empty", 10, 2000, 1, (double[]){1});
+  db[ndb - 1].from = 2000;
   put("r.c", 3, 1002, 3, (double[]){0, 1, 3});
   db[ndb - 1].until = 1008;
   put("h.n9", 10, 1000, 1, (double[]){1});
@@ -440,6 +442,90 @@ static void test_errors_and_budgets(void **state) {
   dm_buf_free(&b);
 }
 
+static void test_empty_series(void **state) {
+  (void)state;
+  /* z.empty is fetched with no values at all (its grid is empty) */
+  expect("z.empty", "[{\"target\":\"z.empty\",\"tags\":{\"name\":\"z.empty\"},\"datapoints\":[]}]");
+  expect("sumSeries(z.empty)",
+         "[{\"target\":\"sumSeries(z.empty)\",\"tags\":{\"name\":\"z.empty\"},\"datapoints\":[]}]");
+  static const char *const targets[] = {
+      "alias(z.empty,'q')", "aliasByNode(z.empty,1)", "aliasByMetric(z.empty)",
+      "aliasSub(z.empty,'e','f')", "consolidateBy(z.empty,'sum')", "averageSeries(z.empty,a.x)",
+      "maxSeries(z.empty)", "minSeries(z.empty)", "diffSeries(z.empty,a.x)",
+      "divideSeries(a.x,z.empty)", "divideSeries(z.empty,a.x)", "multiplySeries(z.empty,a.x)",
+      "scale(z.empty,2)", "offset(z.empty,2)", "absolute(z.empty)", "derivative(z.empty)",
+      "nonNegativeDerivative(z.empty,10)", "perSecond(z.empty)", "integral(z.empty)",
+      "movingAverage(z.empty,3)", "movingAverage(z.empty,'1min')", "summarize(z.empty,'1min')",
+      "summarize(z.empty,'1min','avg',true)", "hitcount(z.empty,'1min')",
+      "highestCurrent(z.empty,1)", "highestMax(z.empty,1)", "lowestCurrent(z.empty,1)",
+      "limit(z.empty,1)", "sortByName(z.empty)", "groupByNode(z.empty,0,'sum')",
+      "keepLastValue(z.empty)", "transformNull(z.empty)", "timeShift(z.empty,'1h')",
+      "asPercent(z.empty)", "asPercent(z.empty,a.x)", "asPercent(a.x,z.empty)",
+      "removeBelowValue(z.empty,1)", "removeAboveValue(z.empty,1)",
+  };
+  for (size_t i = 0; i < sizeof targets / sizeof targets[0]; i++) {
+    dm_buf b;
+    dm_buf_init(&b);
+    int rc = eval_targets(targets[i], 0, 0, &b);
+    if (rc != 0) fail_msg("%s: rc %d: %s", targets[i], rc, err);
+    dm_buf_free(&b);
+  }
+}
+
+/* Random well-formed targets over every function with arguments of every kind: the result
+ * may be an error, never a crash, a leak or undefined behaviour (run under ASan/UBSan). */
+static unsigned rnd_state = 12345;
+static unsigned rnd(unsigned n) {
+  rnd_state = rnd_state * 1103515245u + 12345u;
+  return (rnd_state >> 16) % n;
+}
+
+static void gen(dm_buf *b, int depth) {
+  static const char *const paths[] = {"a.*", "a.x", "b.z", "nope", "c.cnt", "d.late", "z.empty", "s.*.*"};
+  static const char *const fns[] = {
+      "alias", "aliasByNode", "aliasByMetric", "aliasSub", "constantLine", "consolidateBy",
+      "sumSeries", "averageSeries", "maxSeries", "minSeries", "diffSeries", "divideSeries",
+      "multiplySeries", "scale", "offset", "absolute", "derivative", "nonNegativeDerivative",
+      "perSecond", "integral", "movingAverage", "summarize", "hitcount", "highestCurrent",
+      "highestMax", "lowestCurrent", "limit", "sortByName", "groupByNode", "keepLastValue",
+      "transformNull", "timeShift", "asPercent", "removeBelowValue", "removeAboveValue"};
+  static const char *const lits[] = {"-1", "0", "1", "2", "2.5", "1e9", "-1e20", "1e300", "'10s'",
+                                     "'sum'", "'avg'", "'(^.*$)'", "'\\1 A'", "'x'", "'1d'", "true",
+                                     "none", "inf", "'-20s'", "'('", "'max'", "'1min'"};
+  if (depth > 4 || rnd(3) == 0) {
+    dm_buf_adds(b, paths[rnd(sizeof paths / sizeof paths[0])]);
+    return;
+  }
+  dm_buf_adds(b, fns[rnd(sizeof fns / sizeof fns[0])]);
+  dm_buf_add(b, "(", 1);
+  unsigned nargs = rnd(4);
+  for (unsigned i = 0; i < nargs; i++) {
+    if (i) dm_buf_add(b, ",", 1);
+    if (i == 0 || rnd(3) == 0) gen(b, depth + 1);
+    else dm_buf_adds(b, lits[rnd(sizeof lits / sizeof lits[0])]);
+  }
+  dm_buf_add(b, ")", 1);
+}
+
+static void test_random_targets(void **state) {
+  (void)state;
+  size_t ok = 0;
+  for (int it = 0; it < 4000; it++) {
+    dm_buf t;
+    dm_buf_init(&t);
+    gen(&t, 0);
+    dm_buf_add(&t, "", 1);
+    dm_buf b;
+    dm_buf_init(&b);
+    int rc = eval_targets(t.p, 0, 100000, &b);
+    if (rc != 0 && rc != DM_EINVAL && rc != DM_ERANGE) fail_msg("%s: rc %d: %s", t.p, rc, err);
+    if (rc == 0) ok++;
+    dm_buf_free(&b);
+    dm_buf_free(&t);
+  }
+  assert_true(ok > 500);
+}
+
 static void test_several_targets(void **state) {
   (void)state;
   const char *ts[2] = {"a.x", "alias(b.z,'z')"};
@@ -489,6 +575,8 @@ int main(void) {
       cmocka_unit_test_setup(test_time_shift, setup),
       cmocka_unit_test_setup(test_as_percent, setup),
       cmocka_unit_test_setup(test_errors_and_budgets, setup),
+      cmocka_unit_test_setup(test_empty_series, setup),
+      cmocka_unit_test_setup(test_random_targets, setup),
       cmocka_unit_test_setup(test_several_targets, setup),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
