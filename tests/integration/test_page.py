@@ -304,6 +304,35 @@ class Page(ServerTestCase):
             self.assertEqual(f.read(8), b"\x89PNG\r\n\x1a\n")
         print("\ntest_page: screenshot %s (series %s)" % (png, json.dumps(status["series"])))
 
+    def test_chromium_api_key(self):
+        """With auth.keys: the page loads without a key, its API calls answer 401 until a
+        key is typed in "API key"; then the chart draws (the key is sent as X-Api-Key) and
+        the key stays in localStorage across a reload."""
+        chromium, profiles, _, _ = self.chromium_server()
+        t_end = floor_step(now()) - STEP
+        st, _, body = self.server.post_points(
+            [{"hostId": "k1", "name": "cpu", "time": t_end - i * STEP, "value": float(i)}
+             for i in range(20)], key=KEY)
+        self.assertEqual(st, 200, body)
+        p, c = start_chromium(chromium, chromium_flags(os.path.join(profiles, "key"), False),
+                              "http://127.0.0.1:%d/?target=host.k1.cpu&from=-1h"
+                              % self.server.http_port)
+        self.addCleanup(lambda: (c.close(), p.terminate(), p.wait(10), p.stderr.close(),
+                                 untrack_child(p)))
+        status_js = "JSON.parse(document.getElementById('status').textContent)"
+        c.wait("(function(){return %s.state === 'error';})()" % status_js, what="a 401")
+        self.assertIn("401", c.eval(status_js)["error"])
+        c.eval("var k = document.getElementById('apikey'); k.value = '%s';"
+               "k.dispatchEvent(new Event('change'))" % KEY)
+        c.wait("(function(){return %s.state === 'drawn';})()" % status_js, what="a draw")
+        self.assert_drawn(c.eval(status_js), ["host.k1.cpu"])
+        c.wait("!!document.querySelector('#tree span[title=\"host\"]')", what="the tree")
+        c.eval("window.dmBeforeReload = true")
+        c.call("Page.reload")
+        c.wait("(function(){return !window.dmBeforeReload && %s.state === 'drawn';})()"
+               % status_js, what="a draw after the reload")
+        self.assertEqual(c.eval("document.getElementById('apikey').value"), KEY)
+
     def test_chromium_interactions(self):
         """Through DevTools: type a target, browse the tree, a preset, zoom by dragging,
         auto-refresh; the URL keeps it all across a reload."""
