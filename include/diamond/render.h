@@ -100,9 +100,10 @@ void dm_render_path_range(const dm_render_path *p, int64_t from, int64_t until, 
                           int64_t *rfrom, int64_t *runtil);
 
 /* ---- phase (b): evaluate ---- */
-/* Called once per dm_render_paths() entry reached by the evaluation: append the series
- * fetched for paths[index] to out (copies: the evaluator owns and changes them). Return 0
- * or a negative DM_* code, which aborts the evaluation. */
+/* Called for each path the evaluation reaches, with the index of its dm_render_paths() entry
+ * (an entry may be asked for again: answer the same): append the series fetched for
+ * paths[index] to out (copies, dm_render_series_copy: the evaluator owns and changes them).
+ * Return 0 or a negative DM_* code, which aborts the evaluation. */
 typedef int (*dm_render_fetch_fn)(void *arg, size_t index, const dm_render_path *p,
                                   dm_render_list *out);
 

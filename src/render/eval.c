@@ -384,12 +384,20 @@ static double agg_row(agg f, const double *v, size_t n) {
 /* normalize(): consolidates every series of l to the lcm step; gives start, end, step. */
 static void normalize(list *l, int64_t *start, int64_t *end, int64_t *step) {
   int64_t st = 1;
-  for (size_t i = 0; i < l->n; i++) st = st / gcd64(st, l->s[i]->step) * l->s[i]->step;
+  for (size_t i = 0; i < l->n; i++) {
+    int64_t q = st / gcd64(st, l->s[i]->step);
+    /* steps come from the config; an lcm past a year means nonsense steps: keep the larger */
+    if (q > (int64_t)365 * DM_DAY_SECONDS / l->s[i]->step) {
+      if (l->s[i]->step > st) st = l->s[i]->step;
+      continue;
+    }
+    st = q * l->s[i]->step;
+  }
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (size_t i = 0; i < l->n; i++) {
     dm_render_series *s = l->s[i];
     int64_t e = s->start + (int64_t)s->n * s->step; /* graphite keeps end when consolidating */
-    render_consolidate(s, (size_t)(st / s->step));
+    render_consolidate(s, st % s->step == 0 ? (size_t)(st / s->step) : 1);
     if (s->start < lo) lo = s->start;
     if (e > hi) hi = e;
   }
