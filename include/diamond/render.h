@@ -67,8 +67,9 @@ int dm_render_list_add(dm_render_list *l, dm_render_series *s);
 void dm_render_list_free(dm_render_list *l); /* frees the series too; l is reset */
 
 /* A series as graphite-web's whisper fetch returns it for [from, until]: the grid runs from
- * floor(from/step)*step + step to floor(until/step)*step + step (exclusive), one value per
- * step; pts (sorted by t, times already floored to step) fill it, the rest is null. */
+ * floor(from/step)*step + step to floor(until/step)*step + step (exclusive; one interval
+ * when those are equal), one value per step; the points (times floored to step; a later
+ * duplicate wins) fill it, the rest is null. Empty when until < from. */
 dm_render_series *dm_render_series_grid(const char *name, size_t name_len, int64_t from,
                                         int64_t until, int64_t step, const int64_t *ts,
                                         const double *vs, size_t npts);

@@ -124,6 +124,7 @@ dm_render_series *dm_render_series_grid(const char *name, size_t name_len, int64
   if (step <= 0) step = 1;
   int64_t first = dm_floor(from, step) + step;
   int64_t end = dm_floor(until, step) + step;
+  if (end == first) end += step; /* whisper: a range inside one interval gives that one */
   size_t n = end > first ? (size_t)((end - first) / step) : 0;
   dm_render_series *s = dm_render_series_new(name, name_len, first, step, n);
   if (s == NULL) return NULL;

@@ -135,6 +135,14 @@ static void test_grid(void **state) {
   assert_int_equal(s->start, 1010);
   assert_int_equal(s->n, 4);
   dm_render_series_free(s);
+  /* inside one interval: that interval */
+  s = dm_render_series_grid("g", 1, 1001, 1005, 10, ts, vs, 4);
+  assert_int_equal(s->start, 1010);
+  assert_int_equal(s->n, 1);
+  dm_render_series_free(s);
+  s = dm_render_series_grid("g", 1, 1100, 1000, 10, ts, vs, 4);
+  assert_int_equal(s->n, 0);
+  dm_render_series_free(s);
 }
 
 static void test_json_no_null_and_escapes(void **state) {
