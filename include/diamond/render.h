@@ -10,7 +10,7 @@
  *       dm_render_path_range(&paths[i], from, until, step, &f, &u), read each series over
  *       [f, u] through the engine, turn it into a dm_render_series (dm_render_series_grid)
  *   dm_render_eval(ast, &req, fetch, arg, &out, err, sizeof err);       // (b) synchronous
- *   dm_render_maxpoints(&out, maxDataPoints);                           // json only
+ *   dm_render_maxpoints(&out, from, until, maxDataPoints);              // json only
  *   dm_render_json(&buf, &out, noNullPoints);
  *   dm_render_list_free(&out); dm_render_ast_free(ast);
  *
@@ -124,9 +124,9 @@ int dm_render_eval(const dm_render_ast *a, const dm_render_req *req, dm_render_f
 
 /* ---- output ---- */
 /* maxDataPoints as graphite-web 1.1's json view applies it to each series, the time range
- * being that of the results (min start .. max end), not the request's (see series.c).
- * 0 = none. Returns 0. */
-int dm_render_maxpoints(dm_render_list *l, size_t max_points);
+ * being that of the results (min start .. max end), not the request's (see series.c):
+ * from and until are not used (kept so the first callers build). 0 = none. Returns 0. */
+int dm_render_maxpoints(dm_render_list *l, int64_t from, int64_t until, size_t max_points);
 /* [{"target":..,"tags":{"name":..},"datapoints":[[v|null,ts],..]},..]; no_null drops null
  * points and then series left without points. */
 void dm_render_json(dm_buf *b, const dm_render_list *l, int no_null);

@@ -180,7 +180,10 @@ int render_consolidate(dm_render_series *s, size_t vpp) {
  *   its own time; we keep that for value-for-value equality), then consolidates by vpp.
  *   Timestamps run start, start + spp, .. up to the series' original end inclusive, and
  *   zip() stops at the shorter of values and timestamps. */
-int dm_render_maxpoints(dm_render_list *l, size_t max_points) {
+int dm_render_maxpoints(dm_render_list *l, int64_t req_from, int64_t req_until,
+                        size_t max_points) {
+  (void)req_from;
+  (void)req_until;
   if (max_points == 0 || l->n == 0) return 0;
   int64_t from = INT64_MAX, until = INT64_MIN;
   for (size_t i = 0; i < l->n; i++) {

@@ -41,7 +41,7 @@ static void expect_mdp(int64_t start, dm_render_cf cf, size_t mdp,
   dm_render_series *s = mk("m", start, 10, 10, v);
   s->cf = cf;
   assert_int_equal(dm_render_list_add(&l, s), 0);
-  assert_int_equal(dm_render_maxpoints(&l, mdp), 0);
+  assert_int_equal(dm_render_maxpoints(&l, 0, 0, mdp), 0);
   char full[512];
   snprintf(full, sizeof full, "[{\"target\":\"m\",\"tags\":{\"name\":\"m\"},\"datapoints\":[%s]}]",
            want);
@@ -98,7 +98,7 @@ static void test_range_of_the_results(void **state) {
   dm_render_list l = {0};
   assert_int_equal(dm_render_list_add(&l, mk("a", 1000, 10, 10, ten)), 0);
   assert_int_equal(dm_render_list_add(&l, mk("b", 1100, 10, 10, ten)), 0);
-  assert_int_equal(dm_render_maxpoints(&l, 10), 0);
+  assert_int_equal(dm_render_maxpoints(&l, 0, 0, 10), 0);
   assert_int_equal(l.s[0]->step, 20);
   assert_int_equal(l.s[0]->start, 1020);
   assert_int_equal(l.s[0]->n, 5);
