@@ -20,8 +20,8 @@
  *
  * The nodes come out in name order, which is not quite node order ('-' sorts before '.',
  * so "a.b-x" falls between leaf "a.b" and branch "a.b"): they are sorted and merged at the
- * end. More than limits.max_query_series nodes is refused with a 400 naming the limit, and
- * the walk stops there. treejson lists a node name once however many paths have it (the
+ * end. More than limits.max_query_series nodes is refused with a 422 naming the limit (as
+ * every read budget), and the walk stops there. treejson lists a node name once however many paths have it (the
  * query editor's "host.*.*" is every host's children, a few distinct names), so for it
  * nodes are merged by name during the walk and the budget counts distinct names; memory
  * stays within the budget and time within the visits above.
@@ -415,7 +415,7 @@ static void reply_json(dm_http_req *r, dm_buf *b) {
 }
 
 static void over_budget(dm_http_req *r, const dm_api *a, const char *query) {
-  dm_http_respond_error(r, 400,
+  dm_http_respond_error(r, 422,
                         "query \"%s\" matches more than %lld nodes (limits.max_query_series): "
                         "narrow the pattern",
                         query, (long long)a->cfg->max_query_series);

@@ -1,7 +1,7 @@
 """test_graphite_find: a Grafana user browses diamond's series through the Graphite metadata
 API: /metrics/find at each level with *, ?, [a-z0-9] and {a,b}, leaf and branch flags (a node
 that is both), /metrics/expand, /metrics/index.json, /functions, the tag autocompletion, and
-/version; a pattern over limits.max_query_series answers a clear 400. Then the requests
+/version; a pattern over limits.max_query_series answers a clear 422. Then the requests
 Grafana's Graphite data source sends (grafana_requests.py) are replayed."""
 
 import json
@@ -120,10 +120,10 @@ class GraphiteFind(ServerTestCase):
         self.assertError(self.server.get("/metrics/find?query=*&format=pickle"), 400, "format")
 
     def test_budget(self):
-        m = self.assertError(self.server.get("/metrics/find?query=bulk.*"), 400,
+        m = self.assertError(self.server.get("/metrics/find?query=bulk.*"), 422,
                              "limits.max_query_series", "bulk.*", str(BUDGET))
         self.assertIn("narrow", m)
-        self.assertError(self.server.get("/metrics/expand?query=bulk.n*"), 400,
+        self.assertError(self.server.get("/metrics/expand?query=bulk.n*"), 422,
                          "limits.max_query_series")
         self.assertEqual(len(self.find("bulk.n0*")), 10)  # under the budget: fine
 
