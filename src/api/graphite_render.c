@@ -51,16 +51,8 @@ static int copy_path(void *arg, size_t index, const dm_render_path *p, dm_render
   (void)p;
   const dm_render_list *l = &q->fetched[index];
   for (size_t i = 0; i < l->n; i++) {
-    const dm_render_series *s = l->s[i];
-    dm_render_series *c = dm_render_series_new(s->name, strlen(s->name), s->start, s->step, s->n);
-    if (c == NULL) return DM_ENOMEM;
-    memcpy(c->v, s->v, s->n * sizeof *s->v);
-    free(c->path_expr);
-    c->path_expr = strdup(s->path_expr);
-    if (c->path_expr == NULL || dm_render_list_add(out, c) < 0) {
-      if (c->path_expr == NULL) dm_render_series_free(c);
-      return DM_ENOMEM;
-    }
+    dm_render_series *c = dm_render_series_copy(l->s[i]);
+    if (c == NULL || dm_render_list_add(out, c) < 0) return DM_ENOMEM;
   }
   return 0;
 }
@@ -104,8 +96,8 @@ static void path_fetched(void *arg, int status, const char *err, dm_gseries *s, 
   }
   const dm_render_path *p = &q->paths[i];
   for (size_t k = 0; q->status == 0 && k < n; k++) {
-    dm_render_series *rs = dm_render_series_new(s[k].name, s[k].name_len, s[k].start + p->shift,
-                                                s[k].step, s[k].n);
+    dm_render_series *rs = dm_render_series_new(s[k].name, s[k].name_len, s[k].start, s[k].step,
+                                                s[k].n);
     if (rs == NULL) {
       q->status = DM_ENOMEM;
       break;
