@@ -17,10 +17,16 @@
  * password); the `p` query parameter (1.x `u=&p=`). They need the write scope. The check
  * runs in the handler, after the body is read (the api's gate only knows X-Api-Key);
  * limits.max_body_bytes still bounds what an unauthorized client can send.
+ *
+ * "Content-Encoding: gzip" (Telegraf's default content_encoding) is inflated here; the
+ * inflated body is bounded by limits.max_body_bytes too (413 above: no zip bombs). Other
+ * encodings get 415.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <zlib.h>
 
 #include "api_int.h"
 #include "diamond/error.h"
@@ -169,6 +175,54 @@ void dm_api_agent_write(dm_api *a, dm_http_req *r, dm_batch *b, dm_counter *poin
 
 /* ---- /write, /api/v2/write ---- */
 
+/* Inflates a gzip body into *out (malloc'd, *outlen bytes). 0, DM_EINVAL (not gzip, or
+ * truncated), DM_ERANGE (more than max bytes) or DM_ENOMEM. */
+static int gunzip(const char *in, size_t len, size_t max, char **out, size_t *outlen) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return DM_ENOMEM;
+  size_t cap = len * 4 + 1024, n = 0;
+  if (cap > max + 1) cap = max + 1;
+  char *buf = malloc(cap);
+  int rc = buf ? 0 : DM_ENOMEM;
+  z.next_in = (Bytef *)(uintptr_t)in;
+  z.avail_in = (uInt)len;
+  while (rc == 0) {
+    if (n == cap) {
+      if (cap > max) {
+        rc = DM_ERANGE;
+        break;
+      }
+      size_t ncap = cap * 2 > max + 1 ? max + 1 : cap * 2;
+      char *nb = realloc(buf, ncap);
+      if (nb == NULL) {
+        rc = DM_ENOMEM;
+        break;
+      }
+      buf = nb;
+      cap = ncap;
+    }
+    z.next_out = (Bytef *)buf + n;
+    z.avail_out = (uInt)(cap - n);
+    int zr = inflate(&z, Z_NO_FLUSH);
+    n = cap - z.avail_out;
+    if (zr == Z_STREAM_END) {
+      if (n > max) rc = DM_ERANGE;
+      break;
+    }
+    if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) rc = DM_EINVAL;
+    else if (z.avail_in == 0 && z.avail_out > 0) rc = DM_EINVAL; /* truncated */
+  }
+  inflateEnd(&z);
+  if (rc < 0) {
+    free(buf);
+    return rc;
+  }
+  *out = buf;
+  *outlen = n;
+  return 0;
+}
+
 static void write_lines(dm_http_req *r, dm_api *a, int v2) {
   if (dm_api_agent_auth(a, r) < 0) return;
   const char *db = dm_http_query(r, v2 ? "bucket" : "db", 0);
@@ -186,6 +240,26 @@ static void write_lines(dm_http_req *r, dm_api *a, int v2) {
   size_t len;
   const char *body = dm_http_body(r, &len);
   dm_counter_add(a->m_bytes_in, len);
+  const char *enc = dm_http_header(r, "content-encoding");
+  char *inflated = NULL;
+  if (enc != NULL && strcasecmp(enc, "gzip") == 0) {
+    size_t max = (size_t)a->cfg->max_body_bytes;
+    int zrc = gunzip(body, len, max, &inflated, &len);
+    if (zrc == DM_ERANGE) {
+      dm_http_respond_error(r, 413, "gzip body inflates to more than %zu bytes "
+                            "(limits.max_body_bytes)", max);
+      return;
+    }
+    if (zrc < 0) {
+      dm_http_respond_error(r, zrc == DM_ENOMEM ? 503 : 400, "%s",
+                            zrc == DM_ENOMEM ? "out of memory" : "body: invalid gzip data");
+      return;
+    }
+    body = inflated;
+  } else if (enc != NULL && enc[0] != '\0' && strcasecmp(enc, "identity") != 0) {
+    dm_http_respond_error(r, 415, "Content-Encoding \"%s\": only gzip or identity", enc);
+    return;
+  }
   int64_t now = dm_now();
   dm_ingest_limits lim;
   dm_api_limits(a, now, &lim);
@@ -193,6 +267,7 @@ static void write_lines(dm_http_req *r, dm_api *a, int v2) {
   dm_batch_init(&b);
   char err[512];
   int rc = dm_ingest_influx(body, len, unit, now, &lim, &b, NULL, err, sizeof err);
+  free(inflated);
   if (rc == DM_ENOMEM) {
     dm_batch_free(&b);
     dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "%s", err);

@@ -8,6 +8,7 @@ Reading back: a line "host,<hostId>=<first> <field>=v" becomes series
 /api/v0/hosts/<hostId>/metrics?name=<first>.<field>."""
 
 import base64
+import gzip
 import os
 import sys
 import urllib.parse
@@ -108,6 +109,32 @@ class Influx(ServerTestCase):
         st, _, body = self.write("m v=1", path="/api/v2/write")
         self.assertEqual((st, body["error"]["message"]),
                          (400, 'query parameter "bucket" is required'))
+
+    def test_gzip_body(self):
+        """Telegraf sends content_encoding = "gzip" by default."""
+        b = self.base
+        lines = "".join("host,i7=g v=%d %d\n" % (i, b + 60 * i) for i in range(50))
+        st, _, body = self.server.post("/write?db=t&precision=s", gzip.compress(lines.encode()),
+                                       headers={"Content-Encoding": "gzip",
+                                                "Content-Type": "text/plain"})
+        self.assertEqual(st, 204, body)
+        self.assertPoints(self.read("i7", "g.v", b, b + 49 * 60),
+                          [(b + 60 * i, float(i)) for i in range(50)])
+        st, _, body = self.server.post("/write?db=t", b"not gzip",
+                                       headers={"Content-Encoding": "gzip"})
+        self.assertEqual((st, body["error"]["message"]), (400, "body: invalid gzip data"))
+        st, _, body = self.server.post("/write?db=t", gzip.compress(lines.encode())[:-8],
+                                       headers={"Content-Encoding": "gzip"})
+        self.assertEqual(st, 400)
+        st, _, body = self.server.post("/write?db=t", b"m v=1", headers={"Content-Encoding": "br"})
+        self.assertEqual(st, 415)
+
+    def test_gzip_bomb_is_413(self):
+        s = self.start_server(sets=["limits.max_body_bytes=64k"])
+        bomb = gzip.compress(b"m v=1\n" * 100000)  # 600 kB inflated, a few kB sent
+        st, _, body = s.post("/api/v2/write?bucket=b", bomb, headers={"Content-Encoding": "gzip"})
+        self.assertEqual(st, 413)
+        self.assertIn("limits.max_body_bytes", body["error"]["message"])
 
     def test_ping_and_query(self):
         st, h, body = self.server.get("/ping")
