@@ -98,7 +98,7 @@ start_diamondd() { # start_diamondd MODE ARGS...: starts, waits for /readyz
   HP[$mode]=127.0.0.1:$port
   URL[$mode]=http://127.0.0.1:$port
   start_bg "$LOGS/diamondd-$mode.log" "$DIAMONDD" "$@" --data-dir "$TMP/$mode/data" \
-    --http "127.0.0.1:$port" --graphite off
+    --http "127.0.0.1:$port" --graphite off --set graphite.udp=off
   wait_http "${URL[$mode]}/healthz" "$BG_PID" 150 || die "diamondd ($mode) did not start"
   for _ in $(seq 150); do
     if curl -fsS -o /dev/null "${URL[$mode]}/readyz" 2>/dev/null; then return 0; fi

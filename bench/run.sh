@@ -24,8 +24,8 @@ start_server() { # start_server NAME [--set k=v ...]
   shift
   PORT=$(free_port)
   mkdir -p "$TMP/$name"
-  COMMANDS+=("$DIAMONDD --data-dir $TMP/$name/data --http 127.0.0.1:$PORT --graphite off $*")
-  "$DIAMONDD" --data-dir "$TMP/$name/data" --http "127.0.0.1:$PORT" --graphite off "$@" \
+  COMMANDS+=("$DIAMONDD --data-dir $TMP/$name/data --http 127.0.0.1:$PORT --graphite off --set graphite.udp=off $*")
+  "$DIAMONDD" --data-dir "$TMP/$name/data" --http "127.0.0.1:$PORT" --graphite off --set graphite.udp=off "$@" \
     2>"$TMP/$name/stderr" &
   PID=$!
   for _ in $(seq 100); do

@@ -141,7 +141,7 @@ class Compose(unittest.TestCase):
         users = [l.split()[1] for l in lines if l.upper().startswith("USER ")]
         self.assertTrue(users and users[-1].split(":")[0] not in ("root", "0"), users)
         expose = [l for l in lines if l.upper().startswith("EXPOSE ")]
-        self.assertEqual([set(e.split()[1:]) for e in expose], [{"8080", "2003"}])
+        self.assertEqual([set(e.split()[1:]) for e in expose], [{"8080", "2003", "2003/udp"}])
         entry = [l for l in lines if l.upper().startswith("ENTRYPOINT ")]
         self.assertEqual(entry, ['ENTRYPOINT ["diamondd"]'])
         for l in lines:
