@@ -7,6 +7,7 @@
  * configured is looked up per request, not once at start: SIGHUP may add the first key
  * (the server must then stop being open) or remove the last one.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -130,6 +131,33 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   }
   *out = a;
   return 0;
+}
+
+void dm_api_engine_error(dm_api *a, dm_http_req *r, int rc) {
+  char why[512];
+  int ready = dm_engine_ready(a->e, why, sizeof why);
+  if (rc == DM_EBUSY || rc == DM_EAGAIN) {
+    char h[64];
+    snprintf(h, sizeof h, "Retry-After: %d\r\n", dm_engine_retry_after(a->e));
+    if (!ready)
+      dm_http_respond_error_h(r, 503, h, "server busy: %s; nothing was stored, retry later",
+                              why);
+    else
+      dm_http_respond_error_h(r, 503, h, "server busy (backpressure): retry later");
+  } else if (rc == DM_ECLOSED) {
+    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "server shutting down");
+  } else if (rc == DM_EIO) {
+    /* the WAL's disk error, or a storage error reply: /readyz says which */
+    if (!ready)
+      dm_http_respond_error(r, 500, "write failed: %s; nothing was stored", why);
+    else
+      dm_http_respond_error(r, 500, "write failed (storage error): nothing was stored; see "
+                            "the server log and /readyz");
+  } else if (rc == DM_ERANGE) {
+    dm_http_respond_error(r, 422, "query over a limit (limits.max_query_points)");
+  } else {
+    dm_http_respond_error(r, 500, "internal error: %s", dm_strerror(rc));
+  }
 }
 
 size_t dm_api_pending(const dm_api *a) { return a ? a->pending : 0; }

@@ -40,10 +40,12 @@ int dm_api_collectd_routes(dm_api *a); /* collectd.c: POST /collectd */
 int dm_api_graphite_render_routes(dm_api *a); /* graphite_render.c: GET|POST /render */
 /* influx.c, for the agent protocols: the key check of routes registered with SCOPE_NONE
  * (X-Api-Key, Authorization Token/Basic, p=; 0, or -1 after answering 401/403); the write
- * of a parsed batch (moved out of *b; ok_json NULL: no body); the engine error replies. */
+ * of a parsed batch (moved out of *b; ok_json NULL: no body). */
 int dm_api_agent_auth(dm_api *a, dm_http_req *r);
 void dm_api_agent_write(dm_api *a, dm_http_req *r, dm_batch *b, dm_counter *points,
                         int ok_status, const char *ok_json);
+/* api.c: the reply to an engine error (503 + Retry-After with the reason, 500, 422), shared
+ * by every write and read route. */
 void dm_api_engine_error(dm_api *a, dm_http_req *r, int rc);
 /* Graphite metadata for Grafana: /metrics/{find,expand,index.json} (graphite_find.c), and
  * /functions, /tags/autoComplete/{tags,values}, /version (graphite_meta.c). The find core is exposed so

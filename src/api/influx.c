@@ -112,25 +112,6 @@ typedef struct agent_write {
   dm_batch b;
 } agent_write;
 
-void dm_api_engine_error(dm_api *a, dm_http_req *r, int rc) {
-  if (rc == DM_EBUSY || rc == DM_EAGAIN) {
-    char h[64], why[512];
-    snprintf(h, sizeof h, "Retry-After: %d\r\n", dm_engine_retry_after(a->e));
-    if (!dm_engine_ready(a->e, why, sizeof why))
-      dm_http_respond_error_h(r, 503, h, "server busy: %s; nothing was stored, retry later",
-                              why);
-    else
-      dm_http_respond_error_h(r, 503, h, "server busy (backpressure): retry later");
-  } else if (rc == DM_ECLOSED) {
-    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "server shutting down");
-  } else if (rc == DM_EIO) {
-    dm_http_respond_error(r, 500, "write-ahead log failed (disk error): nothing was stored; "
-                          "see the server log and /readyz");
-  } else {
-    dm_http_respond_error(r, 500, "internal error: %s", dm_strerror(rc));
-  }
-}
-
 static void respond_ok(dm_http_req *r, int status, const char *json) {
   if (json == NULL) dm_http_respond(r, status, NULL, "", 0, "");
   else dm_api_json(r, status, json);

@@ -26,27 +26,6 @@ typedef struct post_ctx {
   dm_batch b;
 } post_ctx;
 
-static void respond_engine_error(dm_api *a, dm_http_req *r, int rc) {
-  if (rc == DM_EBUSY || rc == DM_EAGAIN) {
-    char h[64], why[512];
-    snprintf(h, sizeof h, "Retry-After: %d\r\n", dm_engine_retry_after(a->e));
-    if (!dm_engine_ready(a->e, why, sizeof why))
-      dm_http_respond_error_h(r, 503, h, "server busy: %s; nothing was stored, retry later",
-                              why);
-    else
-      dm_http_respond_error_h(r, 503, h, "server busy (backpressure): retry later");
-  } else if (rc == DM_ECLOSED) {
-    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "server shutting down");
-  } else if (rc == DM_EIO) {
-    dm_http_respond_error(r, 500, "write-ahead log failed (disk error): nothing was stored; "
-                          "see the server log and /readyz");
-  } else if (rc == DM_ERANGE) {
-    dm_http_respond_error(r, 422, "query over a limit (limits.max_query_points)");
-  } else {
-    dm_http_respond_error(r, 500, "internal error: %s", dm_strerror(rc));
-  }
-}
-
 static void post_done(void *arg, int status) {
   post_ctx *c = arg;
   c->a->pending--;
@@ -54,7 +33,7 @@ static void post_done(void *arg, int status) {
     dm_counter_add(c->points, c->b.n);
     dm_api_json(c->r, 200, "{\"success\":true}");
   } else {
-    respond_engine_error(c->a, c->r, status);
+    dm_api_engine_error(c->a, c->r, status);
   }
   dm_batch_free(&c->b);
   free(c);
@@ -87,7 +66,7 @@ static void ingest(dm_http_req *r, dm_api *a, const char *service) {
     rc = dm_engine_write(a->e, &c->b, post_done, c);
     if (rc == 0) return;
     a->pending--;
-    respond_engine_error(a, r, rc);
+    dm_api_engine_error(a, r, rc);
   }
   dm_batch_free(&c->b);
   free(c);
@@ -125,7 +104,7 @@ static void range_done(void *arg, int status, const dm_point *p, size_t n) {
   get_ctx *c = arg;
   c->a->pending--;
   if (status < 0 && status != DM_ENOENT) {
-    respond_engine_error(c->a, c->r, status);
+    dm_api_engine_error(c->a, c->r, status);
     free(c);
     return;
   }
@@ -196,7 +175,7 @@ static void read_range(dm_http_req *r, dm_api *a, const char *kind, const char *
                           (long long)from, (long long)to, (long long)a->cfg->max_query_points);
     free(c);
   } else if (rc < 0) {
-    respond_engine_error(a, r, rc);
+    dm_api_engine_error(a, r, rc);
     free(c);
   }
 }
@@ -237,7 +216,7 @@ static void latest_free(latest_ctx *c) {
 static void latest_reply(latest_ctx *c) {
   c->a->pending--;
   if (c->status < 0) {
-    respond_engine_error(c->a, c->r, c->status);
+    dm_api_engine_error(c->a, c->r, c->status);
   } else {
     dm_buf b;
     dm_buf_init(&b);
