@@ -94,8 +94,8 @@ static void path_fetched(void *arg, int status, const char *err, dm_gseries *s, 
     q->status = status;
     snprintf(q->err, sizeof q->err, "%s", err);
   }
-  const dm_render_path *p = &q->paths[i];
   for (size_t k = 0; q->status == 0 && k < n; k++) {
+    const dm_render_path *p = &q->paths[i];
     dm_render_series *rs = dm_render_series_new(s[k].name, s[k].name_len, s[k].start, s[k].step,
                                                 s[k].n);
     if (rs == NULL) {
