@@ -599,3 +599,43 @@ int dm_rcache_take_ready(dm_cache *dc, int64_t close_before, size_t max, dm_snap
   shard_step(op);
   return 0;
 }
+
+/* ---- keeping the leases of shards being flushed ----
+ * A round (take, the table write, the release and, in a cluster, the settle delay) can
+ * outlast lease_ms on a slow table; another node would then take the shard and flush the
+ * same windows. Every tick (1 s) the lease of each shard that has windows in the busy set
+ * is renewed (the lease script: PEXPIRE when ours, SET NX when free), so a live node keeps
+ * what it flushes and only a dead one loses its shards after lease_ms. */
+
+static void renew_done(rb *b) {
+  dm_rb_free(b);
+  free(b);
+}
+
+void dm_rcache_renew_leases(rcache *c) {
+  if (c->closing || c->nbusy == 0 || c->shards <= 0) return;
+  size_t words = ((size_t)c->shards + 63) / 64;
+  uint64_t *seen = calloc(words, sizeof *seen);
+  rb *b = malloc(sizeof *b);
+  if (seen == NULL || b == NULL) {
+    free(seen);
+    free(b);
+    return;
+  }
+  dm_rb_init(b, c, NULL, renew_done, b);
+  for (size_t i = 0; i < c->busy_cap; i++) {
+    for (rsnap *s = c->busy[i]; s != NULL; s = s->hnext) {
+      uint64_t bit = (uint64_t)1 << (s->shard % 64);
+      if (s->shard < 0 || s->shard >= c->shards || (seen[s->shard / 64] & bit)) continue;
+      seen[s->shard / 64] |= bit;
+      int slot;
+      dm_rb_evalsha(b, DM_RS_LEASE, 1, 2);
+      shard_key(b, K_SLEASE, s->shard, &slot);
+      dm_resp_str(&b->buf, c->node);
+      dm_resp_i64(&b->buf, c->lease_ms);
+      dm_rb_end(b, slot, 0);
+    }
+  }
+  free(seen);
+  dm_rb_send(b);
+}

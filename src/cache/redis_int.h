@@ -105,6 +105,7 @@ int dm_rcache_take_ready(dm_cache *c, int64_t close_before, size_t max, dm_snaps
 int dm_rcache_release(dm_cache *c, dm_window_snap *w, size_t n, int status, dm_done_cb cb,
                       void *arg);
 void dm_rcache_settle_fail(rcache *c); /* closing: fail releases still waiting */
+void dm_rcache_renew_leases(rcache *c); /* tick: keep the leases of shards being flushed */
 void dm_rcache_free_snaps(rcache *c);  /* freeing: snapshots never released */
 /* redis_names.c */
 int dm_rcache_announce(dm_cache *c, const dm_name_ref *names, size_t n);

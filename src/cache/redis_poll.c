@@ -119,6 +119,7 @@ void dm_rcache_on_tick(uv_timer_t *t) {
   rcache *c = t->data;
   if (c->closing) return;
   send_announcements(c);
+  dm_rcache_renew_leases(c);
   dm_rcache_poll(c);
   dm_rcache_names_poll(c);
 }

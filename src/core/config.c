@@ -144,9 +144,10 @@ const cfg_key dm_cfg_keys[] = {
         "before the write fails with 503."),
     NUM("cache", "shards", KT_INT, cache_shards, "16", 1, 4096,
         "redis: dirty-window sets; each is flushed by one node at a time under a lease."),
-    NUM("cache", "lease_ms", KT_DURATION_MS, cache_lease_ms, "30000", 1000, 3600 * 1000,
-        "redis: flush and ager leases last this long unless renewed; a dead node's shards "
-        "are taken over within it."),
+    NUM("cache", "lease_ms", KT_DURATION_MS, cache_lease_ms, "30000", 3000, 3600 * 1000,
+        "redis: flush and ager leases last this long unless renewed (a node renews the "
+        "leases of the shards it is flushing every second); a dead node's shards are taken "
+        "over within it."),
 
     NUM("flusher", "grace", KT_DURATION, flush_grace, "60s", 0, DAY,
         "A window is flushed this long after its end, so late points still join it."),
