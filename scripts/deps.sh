@@ -14,9 +14,13 @@ case "${1:-}" in
   # the test engines: redis-server (single and cluster), dynalite and s3rver (tests/package.json,
   # installed by `npm ci` from the Makefile), docker-compose to validate
   # docker/docker-compose.yml offline, chromium (headless) for the graph page's test,
-  # collectd-core for test_collectd (the real collectd pushing with write_http).
-  --test)  pkgs+=(redis-server redis-tools docker-compose chromium collectd-core) ;;
-  --bench) pkgs+=(wrk hyperfine libjansson-dev) ;;
+  # collectd-core for test_collectd (the real collectd pushing with write_http),
+  # graphite-carbon + graphite-web under gunicorn: the reference of the differential /render
+  # test (tests/integration/graphite_ref.py) and a peer of bench/render.sh.
+  --test)  pkgs+=(redis-server redis-tools docker-compose chromium collectd-core
+                  graphite-carbon graphite-web gunicorn) ;;
+  --bench) pkgs+=(wrk hyperfine libjansson-dev victoria-metrics graphite-carbon graphite-web
+                  gunicorn) ;;
   --fuzz)  pkgs+=(clang libclang-rt-14-dev) ;;
   "") ;;
   *) echo "deps: unknown option $1 (use --test, --bench or --fuzz)" >&2; exit 2 ;;
