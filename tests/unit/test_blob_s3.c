@@ -1,7 +1,7 @@
 /* test_blob_s3.c — the S3 blob store against a real s3rver (tests/node_modules, pinned in
  * tests/package.json), started by this test on a free 127.0.0.1 port and stopped by its PID
- * in every exit path (group teardown, atexit, and PR_SET_PDEATHSIG in the child should this
- * process die). Without node or tests/node_modules the test fails and says how to fix it.
+ * in every exit path (test_node_server.h). Without node or tests/node_modules the test
+ * fails and says how to fix it.
  *
  * Covered: create (again is fine), put, ranged get (middle, suffix, suffix larger than the
  * object, partly and wholly beyond the end, len 0), object_size, an empty object, missing
@@ -13,19 +13,14 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <setjmp.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -37,11 +32,10 @@
 #include "diamond/config.h"
 #include "diamond/crc.h"
 #include "diamond/error.h"
+#include "test_node_server.h"
 
 /* ---- s3rver -------------------------------------------------------------------------- */
 
-static pid_t s3rver_pid = -1;
-static int s3rver_port;
 static char s3rver_dir[64];
 
 static void rm_rf(const char *path) {
@@ -64,73 +58,11 @@ static void rm_rf(const char *path) {
 }
 
 static void stop_s3rver(void) {
-  if (s3rver_pid > 0) {
-    kill(s3rver_pid, SIGTERM);
-    int st;
-    for (int i = 0; i < 100 && waitpid(s3rver_pid, &st, WNOHANG) == 0; i++) usleep(20000);
-    if (waitpid(s3rver_pid, &st, WNOHANG) == 0) {
-      kill(s3rver_pid, SIGKILL);
-      waitpid(s3rver_pid, &st, 0);
-    }
-    s3rver_pid = -1;
-  }
+  node_server_stop();
   if (s3rver_dir[0] != '\0') {
     rm_rf(s3rver_dir);
     s3rver_dir[0] = '\0';
   }
-}
-
-static void on_fatal(int sig) {
-  if (s3rver_pid > 0) kill(s3rver_pid, SIGKILL);
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static int port_answers(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  if (fd >= 0) close(fd);
-  return ok;
-}
-
-static int on_path(const char *prog) {
-  const char *path = getenv("PATH");
-  char buf[4096];
-  snprintf(buf, sizeof buf, "%s", path ? path : "/usr/bin:/bin");
-  for (char *dir = strtok(buf, ":"); dir != NULL; dir = strtok(NULL, ":")) {
-    char full[4200];
-    snprintf(full, sizeof full, "%s/%s", dir, prog);
-    if (access(full, X_OK) == 0) return 1;
-  }
-  return 0;
-}
-
-/* The source tree: DM_SOURCE_DIR, else derived from this file's path. */
-static void source_dir(char *out, size_t len) {
-  const char *env = getenv("DM_SOURCE_DIR");
-  if (env != NULL && env[0] != '\0') {
-    snprintf(out, len, "%s", env);
-    return;
-  }
-  snprintf(out, len, "%s", __FILE__);
-  char *p = strstr(out, "/tests/unit/");
-  if (p != NULL) *p = '\0';
-  else snprintf(out, len, ".");
 }
 
 static int group_setup(void **state) {
@@ -150,36 +82,9 @@ static int group_setup(void **state) {
   snprintf(s3rver_dir, sizeof s3rver_dir, "/tmp/dm_s3rver_XXXXXX");
   if (mkdtemp(s3rver_dir) == NULL) return -1;
   atexit(stop_s3rver);
-  signal(SIGSEGV, on_fatal);
-  signal(SIGABRT, on_fatal);
-  signal(SIGBUS, on_fatal);
-  for (int tries = 0; tries < 3 && s3rver_pid < 0; tries++) {
-    s3rver_port = free_port();
-    char port[16];
-    snprintf(port, sizeof port, "%d", s3rver_port);
-    pid_t pid = fork();
-    if (pid < 0) return -1;
-    if (pid == 0) {
-      prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-      if (freopen("/dev/null", "w", stdout) == NULL) _exit(126); /* "listening on" */
-      execlp("node", "node", "--openssl-legacy-provider", bin, "-d", s3rver_dir, "-p", port,
-             "-a", "127.0.0.1", "--silent", (char *)NULL);
-      _exit(127);
-    }
-    s3rver_pid = pid;
-    int up = 0;
-    for (int i = 0; i < 750 && !up; i++) { /* 15 s */
-      int st;
-      if (waitpid(pid, &st, WNOHANG) == pid) { /* died: the port was taken, or node failed */
-        s3rver_pid = -1;
-        break;
-      }
-      up = port_answers(s3rver_port);
-      if (!up) usleep(20000);
-    }
-    if (!up && s3rver_pid > 0) stop_s3rver();
-  }
-  if (s3rver_pid < 0) {
+  const char *args[] = {"--openssl-legacy-provider", bin, "-d", s3rver_dir, "-p",
+                        NODE_SERVER_PORT, "-a", "127.0.0.1", "--silent", NULL};
+  if (node_server_start(args, 3) < 0) {
     fprintf(stderr, "test_blob_s3: s3rver did not start (node %s)\n", bin);
     stop_s3rver();
     return -1;
@@ -251,7 +156,7 @@ static void run(fx *f) { uv_run(&f->loop, UV_RUN_DEFAULT); }
 static void config(fx *f, const char *bucket) {
   dm_config_defaults(&f->cfg);
   snprintf(f->cfg.blob_endpoint, sizeof f->cfg.blob_endpoint, "http://127.0.0.1:%d/",
-           s3rver_port);
+           node_port);
   snprintf(f->cfg.blob_bucket, sizeof f->cfg.blob_bucket, "%s", bucket);
   snprintf(f->cfg.blob_prefix, sizeof f->cfg.blob_prefix, "dm/");
   f->cfg.remote_retry_base_ms = 5;

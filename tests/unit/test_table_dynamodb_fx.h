@@ -1,74 +1,22 @@
 /* test_table_dynamodb_fx.h — fixture of the DynamoDB table tests: a real dynalite (npm,
- * tests/node_modules) started once per test program on a free 127.0.0.1 port and stopped
- * by its PID on every exit path (group teardown, atexit, a fatal signal); a fresh table
+ * tests/node_modules) started once per test program by test_node_server.h; a fresh table
  * name per test, created through the table's own create(); a raw DynamoDB client (dm_aws)
  * to look at and plant items behind the table's back. The helpers of test_table_fx.h
  * (put_ok, query, pending, ...) run on the same fx. */
 #ifndef TEST_TABLE_DYNAMODB_FX_H
 #define TEST_TABLE_DYNAMODB_FX_H
 
-#include <arpa/inet.h>
-#include <fcntl.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 
 #include "../../src/table/dynamodb_int.h"
 #include "diamond/metrics.h"
 #include "diamond/timefmt.h"
+#include "test_node_server.h"
 #include "test_table_fx.h"
 
-static pid_t dyn_pid = -1;
-static int dyn_port;
 static int dyn_seq;
 
-static void dyn_stop(void) {
-  if (dyn_pid > 0) {
-    kill(dyn_pid, SIGTERM);
-    waitpid(dyn_pid, NULL, 0);
-    dyn_pid = -1;
-  }
-}
-
-static void dyn_on_signal(int sig) {
-  dyn_stop();
-  signal(sig, SIG_DFL);
-  raise(sig);
-}
-
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 ||
-      getsockname(fd, (struct sockaddr *)&a, &len) < 0) {
-    if (fd >= 0) close(fd);
-    return -1;
-  }
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
-static int port_answers(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                          .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  int ok = fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
-  if (fd >= 0) close(fd);
-  return ok;
-}
-
-/* The source tree, from this file's path (CMake compiles with absolute paths). */
-static void source_dir(char *out, size_t len) {
-  snprintf(out, len, "%s", __FILE__);
-  char *p = strstr(out, "/tests/unit/");
-  if (p != NULL) *p = '\0';
-  else snprintf(out, len, ".");
-}
-
-/* Group setup: starts dynalite, or skips the group when node or dynalite is missing. */
+/* Group setup: starts dynalite, or fails the group when dynalite is missing. */
 static int dyn_start(void **state) {
   (void)state;
   char src[512], cli[600];
@@ -78,47 +26,25 @@ static int dyn_start(void **state) {
     fprintf(stderr, "dynalite missing (%s): run `cd tests && npm ci`\n", cli);
     return -1;
   }
-  dyn_port = free_port();
-  if (dyn_port <= 0) return -1;
-  char port[16];
-  snprintf(port, sizeof port, "%d", dyn_port);
-  dyn_pid = fork();
-  if (dyn_pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    if (null >= 0) dup2(null, 1);
-    execlp("node", "node", cli, "--port", port, "--host", "127.0.0.1", "--createTableMs", "20",
-           (char *)NULL);
-    _exit(127);
+  const char *args[] = {cli, "--port", NODE_SERVER_PORT, "--host", "127.0.0.1",
+                        "--createTableMs", "20", NULL};
+  if (node_server_start(args, 1) < 0) {
+    fprintf(stderr, "dynalite did not start (node %s)\n", cli);
+    return -1;
   }
-  if (dyn_pid < 0) return -1;
-  atexit(dyn_stop);
-  signal(SIGABRT, dyn_on_signal);
-  signal(SIGSEGV, dyn_on_signal);
-  signal(SIGINT, dyn_on_signal);
-  signal(SIGTERM, dyn_on_signal);
-  for (int i = 0; i < 200; i++) { /* 10 s */
-    if (port_answers(dyn_port)) return 0;
-    if (waitpid(dyn_pid, NULL, WNOHANG) == dyn_pid) {
-      dyn_pid = -1;
-      fprintf(stderr, "dynalite exited at start\n");
-      return -1;
-    }
-    usleep(50 * 1000);
-  }
-  dyn_stop();
-  return -1;
+  return 0;
 }
 
 static int dyn_group_teardown(void **state) {
   (void)state;
-  dyn_stop();
+  node_server_stop();
   return 0;
 }
 
 static inline void ddb_cfg(fx *f, const char *table) {
   dm_config_defaults(&f->cfg);
   snprintf(f->cfg.table_endpoint, sizeof f->cfg.table_endpoint, "http://127.0.0.1:%d",
-           dyn_port);
+           node_port);
   snprintf(f->cfg.table_name, sizeof f->cfg.table_name, "%s", table);
   f->cfg.window = WINDOW;
   f->cfg.ager_shards = SHARDS;
