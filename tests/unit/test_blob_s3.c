@@ -3,36 +3,34 @@
  * in every exit path (test_node_server.h). Without node or tests/node_modules the test
  * fails and says how to fix it.
  *
- * Covered: create (again is fine), put, ranged get (middle, suffix, suffix larger than the
- * object, partly and wholly beyond the end, len 0), object_size, an empty object, missing
- * key → DM_ENOENT, list with a prefix over several pages (small pages and the real
- * 1000-key page), keys that need URI and XML escaping, delete (missing is fine), probe of a
- * missing bucket and of a closed port (health's message), stats, close with calls in
- * flight, and a blob object in the blobfile.h layout read the way the engine's blob reader
- * does (footer and index by one suffix range, then the chunk by offset).
+ * Covered: the blob contract (test_blob_contract.h: ranges, replace, an empty object,
+ * missing keys, list and del, keys that need URI and XML escaping, stats, blob objects read
+ * the way the engine's blob reader does), then what is S3's own: addressing, create again
+ * is fine, list over several pages (small pages and the real 1000-key page), probe of a
+ * missing bucket and of a closed port (health's message), close with calls in flight
+ * (DM_ECLOSED), and bad arguments.
+ *
+ * s3rver answers a ranged GET of an empty object with "206, Content-Length: 1" and no
+ * byte, so the client waits for one until the server drops the connection; S3 answers
+ * 416, which test_blob_s3_fake.c covers. The contract's empty object is read for its size
+ * only.
  */
 #include <dirent.h>
-#include <errno.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
-
-#include <cmocka.h>
 
 #include "../../src/blob/s3_int.h"
 #include "diamond/blob.h"
-#include "diamond/blobfile.h"
 #include "diamond/config.h"
-#include "diamond/crc.h"
-#include "diamond/error.h"
 #include "test_node_server.h"
+
+typedef struct fx {
+  uv_loop_t loop;
+  dm_blob *b;
+  dm_config cfg;
+} fx;
+
+#include "test_blob_contract.h"
 
 /* ---- s3rver -------------------------------------------------------------------------- */
 
@@ -103,56 +101,6 @@ static int group_teardown(void **state) {
 
 /* ---- fixture ------------------------------------------------------------------------- */
 
-typedef struct fx {
-  uv_loop_t loop;
-  dm_config cfg;
-  dm_blob *b;
-} fx;
-
-typedef struct res {
-  int called, status;
-  uint8_t *data;
-  size_t len;
-  uint64_t size;
-  char **names;
-  size_t n;
-} res;
-
-static void res_free(res *r) {
-  free(r->data);
-  for (size_t i = 0; i < r->n; i++) free(r->names[i]);
-  free(r->names);
-  memset(r, 0, sizeof *r);
-}
-
-static void done_cb(void *arg, int status) {
-  res *r = arg;
-  r->called++;
-  r->status = status;
-}
-
-static void bytes_cb(void *arg, int status, const uint8_t *data, size_t len, uint64_t size) {
-  res *r = arg;
-  r->called++;
-  r->status = status;
-  r->len = len;
-  r->size = size;
-  r->data = malloc(len + 1);
-  if (len > 0) memcpy(r->data, data, len);
-  r->data[len] = '\0';
-}
-
-static void names_cb(void *arg, int status, const dm_name_ref *names, size_t n) {
-  res *r = arg;
-  r->called++;
-  r->status = status;
-  r->n = n;
-  r->names = calloc(n + 1, sizeof *r->names);
-  for (size_t i = 0; i < n; i++) r->names[i] = strndup(names[i].s, names[i].len);
-}
-
-static void run(fx *f) { uv_run(&f->loop, UV_RUN_DEFAULT); }
-
 static void config(fx *f, const char *bucket) {
   dm_config_defaults(&f->cfg);
   snprintf(f->cfg.blob_endpoint, sizeof f->cfg.blob_endpoint, "http://127.0.0.1:%d/",
@@ -195,38 +143,6 @@ static int teardown(void **state) {
   return 0;
 }
 
-static void put(fx *f, const char *key, const void *data, size_t len) {
-  res r = {0};
-  assert_int_equal(dm_blob_put(f->b, key, data, len, done_cb, &r), 0);
-  run(f);
-  assert_int_equal(r.called, 1);
-  assert_int_equal(r.status, 0);
-}
-
-static res get(fx *f, const char *key, int64_t off, size_t len) {
-  res r = {0};
-  assert_int_equal(dm_blob_get_range(f->b, key, off, len, bytes_cb, &r), 0);
-  run(f);
-  assert_int_equal(r.called, 1);
-  return r;
-}
-
-static res list(fx *f, const char *prefix) {
-  res r = {0};
-  assert_int_equal(dm_blob_list(f->b, prefix, names_cb, &r), 0);
-  run(f);
-  assert_int_equal(r.called, 1);
-  return r;
-}
-
-static void del(fx *f, const char *key) {
-  res r = {0};
-  assert_int_equal(dm_blob_del(f->b, key, done_cb, &r), 0);
-  run(f);
-  assert_int_equal(r.called, 1);
-  assert_int_equal(r.status, 0);
-}
-
 /* ---- tests --------------------------------------------------------------------------- */
 
 static void create_again_is_fine(void **state) {
@@ -237,156 +153,6 @@ static void create_again_is_fine(void **state) {
   assert_int_equal(r.called, 1);
   assert_int_equal(r.status, 0);
   assert_int_equal(dm_blob_health(f->b, NULL, 0), 1);
-}
-
-static void ranged_reads(void **state) {
-  fx *f = *state;
-  uint8_t obj[100];
-  for (int i = 0; i < 100; i++) obj[i] = (uint8_t)('A' + i % 26);
-  put(f, "v1/2026-11-24/07.dmb", obj, sizeof obj);
-
-  res r = get(f, "v1/2026-11-24/07.dmb", 0, 100); /* whole */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 100);
-  assert_int_equal(r.size, 100);
-  assert_memory_equal(r.data, obj, 100);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", 10, 20); /* middle */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 20);
-  assert_int_equal(r.size, 100);
-  assert_memory_equal(r.data, obj + 10, 20);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", -10, 10); /* suffix */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 10);
-  assert_int_equal(r.size, 100);
-  assert_memory_equal(r.data, obj + 90, 10);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", -1000, 1000); /* suffix larger than the object */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 100);
-  assert_int_equal(r.size, 100);
-  assert_memory_equal(r.data, obj, 100);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", 95, 10); /* partly beyond the end: short read */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 5);
-  assert_int_equal(r.size, 100);
-  assert_memory_equal(r.data, obj + 95, 5);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", 100, 10); /* at the end */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 0);
-  assert_int_equal(r.size, 100);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", 5000, 10); /* far beyond */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 0);
-  assert_int_equal(r.size, 100);
-  res_free(&r);
-
-  r = get(f, "v1/2026-11-24/07.dmb", 0, 0); /* the size only */
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 0);
-  assert_int_equal(r.size, 100);
-  res_free(&r);
-
-  /* replaced whole */
-  put(f, "v1/2026-11-24/07.dmb", "new", 3);
-  r = get(f, "v1/2026-11-24/07.dmb", -64, 64);
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.size, 3);
-  assert_string_equal((char *)r.data, "new");
-  res_free(&r);
-}
-
-/* s3rver answers a ranged GET of an empty object with "206, Content-Length: 1" and no
- * byte, so the client waits for one until the server drops the connection; S3 answers
- * 416, which test_blob_s3_fake.c covers. Here: the size and the listing. */
-static void empty_object(void **state) {
-  fx *f = *state;
-  put(f, "v1/empty", "", 0);
-  res r = get(f, "v1/empty", 0, 0);
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.len, 0);
-  assert_int_equal(r.size, 0);
-  res_free(&r);
-  r = list(f, "v1/");
-  assert_int_equal(r.n, 1);
-  assert_string_equal(r.names[0], "v1/empty");
-  res_free(&r);
-}
-
-static void missing_key(void **state) {
-  fx *f = *state;
-  res r = get(f, "v1/nothing/here.dmb", 0, 10);
-  assert_int_equal(r.status, DM_ENOENT);
-  assert_null(r.names);
-  res_free(&r);
-  r = get(f, "v1/nothing/here.dmb", -10, 10);
-  assert_int_equal(r.status, DM_ENOENT);
-  res_free(&r);
-  r = get(f, "v1/nothing/here.dmb", 0, 0);
-  assert_int_equal(r.status, DM_ENOENT);
-  res_free(&r);
-  del(f, "v1/nothing/here.dmb"); /* deleting what is not there is fine */
-  assert_int_equal(dm_blob_health(f->b, NULL, 0), 1); /* and none of it is a failure */
-}
-
-static void list_delete_and_escaping(void **state) {
-  fx *f = *state;
-  const char *keys[] = {"v1/2026-11-25/01.dmb", "v1/2026-11-24/10.dmb", "v1/2026-11-24/02.dmb",
-                        "v1/2026-11-24/a b+c&d<e>'\".dmb", "v2/other.dmb"};
-  for (size_t i = 0; i < 5; i++) put(f, keys[i], keys[i], strlen(keys[i]));
-  res r = list(f, "v1/2026-11-24/");
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.n, 3);
-  assert_string_equal(r.names[0], "v1/2026-11-24/02.dmb");
-  assert_string_equal(r.names[1], "v1/2026-11-24/10.dmb");
-  assert_string_equal(r.names[2], "v1/2026-11-24/a b+c&d<e>'\".dmb");
-  res_free(&r);
-  r = get(f, keys[3], 0, 100);
-  assert_int_equal(r.status, 0);
-  assert_string_equal((char *)r.data, keys[3]);
-  res_free(&r);
-  r = list(f, "");
-  assert_int_equal(r.n, 5);
-  assert_string_equal(r.names[0], "v1/2026-11-24/02.dmb");
-  assert_string_equal(r.names[4], "v2/other.dmb");
-  res_free(&r);
-  r = list(f, "v3/");
-  assert_int_equal(r.status, 0);
-  assert_int_equal(r.n, 0);
-  res_free(&r);
-
-  del(f, "v1/2026-11-24/10.dmb");
-  r = get(f, "v1/2026-11-24/10.dmb", 0, 10);
-  assert_int_equal(r.status, DM_ENOENT);
-  res_free(&r);
-  r = list(f, "v1/");
-  assert_int_equal(r.n, 3);
-  assert_string_equal(r.names[0], "v1/2026-11-24/02.dmb");
-  assert_string_equal(r.names[1], "v1/2026-11-24/a b+c&d<e>'\".dmb");
-  assert_string_equal(r.names[2], "v1/2026-11-25/01.dmb");
-  res_free(&r);
-
-  dm_blob_stats st;
-  dm_blob_stats_get(f->b, &st);
-  assert_int_equal(st.puts, 5);
-  assert_int_equal(st.gets, 2);
-  assert_int_equal(st.deletes, 1);
-  assert_int_equal(st.lists, 4);
-  size_t put_bytes = 0;
-  for (size_t i = 0; i < 5; i++) put_bytes += strlen(keys[i]);
-  assert_int_equal(st.bytes_put, put_bytes);
-  assert_int_equal(st.bytes_got, strlen(keys[3]));
 }
 
 static void list_pages(void **state) {
@@ -536,89 +302,6 @@ static void bad_arguments_are_refused(void **state) {
   assert_int_equal(r.called, 0);
 }
 
-static void put_le32(uint8_t *p, uint32_t v) {
-  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_le32(const uint8_t *p) {
-  return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get_le64(const uint8_t *p) {
-  return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
-}
-
-/* An object in the blobfile.h layout: header, chunks, an index of index_len bytes and the
- * 32-byte footer with its CRCs. (The index bytes are opaque here: this test links the blob
- * module only, not the codec.) */
-static uint8_t *make_object(size_t chunks_len, size_t index_len, size_t *len) {
-  size_t n = DM_BLOBFILE_HEADER + chunks_len + index_len + DM_BLOBFILE_FOOTER;
-  uint8_t *o = malloc(n);
-  memcpy(o, "DMB1\x01\0\0\0", DM_BLOBFILE_HEADER);
-  srandom(7);
-  for (size_t i = DM_BLOBFILE_HEADER; i < n - DM_BLOBFILE_FOOTER; i++) o[i] = (uint8_t)random();
-  uint64_t index_off = DM_BLOBFILE_HEADER + chunks_len;
-  uint8_t *ft = o + n - DM_BLOBFILE_FOOTER;
-  for (int i = 0; i < 8; i++) ft[i] = (uint8_t)(index_off >> (8 * i));
-  put_le32(ft + 8, (uint32_t)index_len);
-  put_le32(ft + 12, (uint32_t)index_len * 3);
-  put_le32(ft + 16, 42);
-  put_le32(ft + 20, dm_crc32c(0, o + index_off, index_len));
-  put_le32(ft + 24, dm_crc32c(0, ft, 24));
-  memcpy(ft + 28, "DMBF", 4);
-  *len = n;
-  return o;
-}
-
-/* The engine's blob reader: one suffix read of 64 KiB for footer and index, a second for
- * the index when it does not fit, then a chunk by offset. */
-static void read_like_blob_reader(fx *f, const char *key, const uint8_t *obj, size_t len) {
-  enum { TAIL = 65536 };
-  res t = get(f, key, -TAIL, TAIL);
-  assert_int_equal(t.status, 0);
-  assert_int_equal(t.size, len);
-  assert_int_equal(t.len, len < TAIL ? len : TAIL);
-  const uint8_t *ft = t.data + t.len - DM_BLOBFILE_FOOTER;
-  assert_memory_equal(ft + 28, "DMBF", 4);
-  assert_int_equal(get_le32(ft + 24), dm_crc32c(0, ft, 24));
-  uint64_t index_off = get_le64(ft);
-  uint32_t index_len = get_le32(ft + 8);
-  uint64_t tail_start = len - t.len;
-  uint32_t crc;
-  if (index_off >= tail_start) {
-    crc = dm_crc32c(0, t.data + (index_off - tail_start), index_len);
-  } else {
-    res ix = get(f, key, (int64_t)index_off, index_len);
-    assert_int_equal(ix.status, 0);
-    assert_int_equal(ix.len, index_len);
-    assert_memory_equal(ix.data, obj + index_off, index_len);
-    crc = dm_crc32c(0, ix.data, ix.len);
-    res_free(&ix);
-  }
-  assert_int_equal(crc, get_le32(ft + 20));
-  res c = get(f, key, DM_BLOBFILE_HEADER + 1234, 777); /* a chunk */
-  assert_int_equal(c.status, 0);
-  assert_int_equal(c.len, 777);
-  assert_memory_equal(c.data, obj + DM_BLOBFILE_HEADER + 1234, 777);
-  res_free(&c);
-  res_free(&t);
-}
-
-static void blob_object_round_trip(void **state) {
-  fx *f = *state;
-  size_t small_len, big_len;
-  uint8_t *small = make_object(20000, 3000, &small_len); /* smaller than the tail read */
-  uint8_t *big = make_object(300000, 90000, &big_len);   /* index bigger than the tail */
-  put(f, "v1/2026-11-24/00.dmb", small, small_len);
-  put(f, "v1/2026-11-24/01.dmb", big, big_len);
-  read_like_blob_reader(f, "v1/2026-11-24/00.dmb", small, small_len);
-  read_like_blob_reader(f, "v1/2026-11-24/01.dmb", big, big_len);
-  res whole = get(f, "v1/2026-11-24/01.dmb", 0, big_len);
-  assert_int_equal(whole.len, big_len);
-  assert_memory_equal(whole.data, big, big_len);
-  res_free(&whole);
-  free(small);
-  free(big);
-}
-
 static void addressing(void **state) {
   (void)state;
   uv_loop_t loop;
@@ -666,14 +349,10 @@ static void addressing(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(addressing),
+      BLOB_CONTRACT_TESTS(setup, teardown),
       cmocka_unit_test_setup_teardown(create_again_is_fine, setup, teardown),
-      cmocka_unit_test_setup_teardown(ranged_reads, setup, teardown),
-      cmocka_unit_test_setup_teardown(empty_object, setup, teardown),
-      cmocka_unit_test_setup_teardown(missing_key, setup, teardown),
-      cmocka_unit_test_setup_teardown(list_delete_and_escaping, setup, teardown),
       cmocka_unit_test_setup_teardown(list_pages, setup, teardown),
       cmocka_unit_test_setup_teardown(list_more_than_1000, setup, teardown),
-      cmocka_unit_test_setup_teardown(blob_object_round_trip, setup, teardown),
       cmocka_unit_test(probe_missing_bucket),
       cmocka_unit_test(probe_closed_port),
       cmocka_unit_test_setup_teardown(close_with_calls_in_flight, setup, teardown),
