@@ -10,6 +10,8 @@
  * Reads: every series through dm_engine_read (the merged tiers), at most FETCH_PARALLEL in
  * flight, each laid out as whisper's fetch lays it out: one slot per step from the first
  * step boundary after `from` through the one at or after `until`, NaN where no point.
+ * Whisper ends every range at now (a point up to limits.max_future ahead is stored but
+ * shows once its time has come), and a range that starts after now reads nothing.
  */
 #include <math.h>
 #include <stdio.h>
@@ -174,9 +176,12 @@ int dm_gfetch(dm_engine *e, const char *const *patterns, size_t np, const dm_gfe
   f->cb = cb;
   f->arg = arg;
   f->step = dm_engine_config(e)->step;
+  int64_t until = o->until < o->now ? o->until : o->now;
   f->start = o->from - o->from % f->step + f->step;
-  int64_t end = o->until - o->until % f->step + f->step;
+  int64_t end = until - until % f->step + f->step;
+  if (end == f->start) end += f->step; /* whisper: a range inside one interval is that one */
   f->slots = end > f->start ? (size_t)((end - f->start) / f->step) : 0;
+  if (o->from > o->now) np = 0; /* all in the future: whisper has nothing */
   for (size_t i = 0; i < np && f->status == 0; i++) {
     expand x = {f, patterns[i], i, !dm_glob_is_pattern(patterns[i])};
     size_t plen = x.literal ? strlen(patterns[i]) : dm_glob_literal_prefix(patterns[i]);

@@ -11,8 +11,10 @@
 #include "diamond/engine.h"
 
 /* One fetched series: values[i] is the point at start + i * step, NaN where none.
- * As graphite-web's whisper fetch: start = from - from % step + step, end = until - until %
- * step + step, n = (end - start) / step. */
+ * As graphite-web's whisper fetch: until is clamped to now, start = from - from % step +
+ * step, end = until - until % step + step (one step more when equal to start: a range inside
+ * one interval is that interval), n = (end - start) / step; a range that starts
+ * after now matches no series (whisper returns nothing, graphite-web drops the series). */
 typedef struct dm_gseries {
   char *name;
   size_t name_len;
@@ -24,6 +26,7 @@ typedef struct dm_gseries {
 
 typedef struct dm_gfetch_opts {
   int64_t from, until;
+  int64_t now;        /* whisper's clock: the end of every range */
   size_t max_series;  /* over all patterns: more is DM_ERANGE */
   uint64_t max_points; /* series x points: more is DM_ERANGE */
 } dm_gfetch_opts;

@@ -32,7 +32,7 @@ typedef struct render_req {
   const dm_render_path *paths;
   size_t npaths, pending;
   dm_render_list *fetched; /* one list per path */
-  int64_t from, until;
+  int64_t from, until, now;
   size_t max_points;
   int csv, no_null;
   int status;
@@ -126,7 +126,8 @@ static void fetch_all(render_req *q) {
   q->a->pending++;
   for (size_t i = 0; i < q->npaths; i++) {
     const dm_render_path *p = &q->paths[i];
-    dm_gfetch_opts o = {0, 0, (size_t)cfg->max_query_series, (uint64_t)cfg->max_query_points};
+    dm_gfetch_opts o = {0, 0, q->now, (size_t)cfg->max_query_series,
+                        (uint64_t)cfg->max_query_points};
     dm_render_path_range(p, q->from, q->until, cfg->step, &o.from, &o.until);
     void **ctx = malloc(2 * sizeof *ctx);
     int rc = DM_ENOMEM;
@@ -221,7 +222,8 @@ static void render(dm_http_req *r, void *arg) {
     dm_http_respond_error(r, 500, "out of memory");
     return;
   }
-  *q = (render_req){.a = a, .r = r, .from = from, .until = until, .max_points = max_points,
+  *q = (render_req){.a = a, .r = r, .from = from, .until = until, .now = now,
+                    .max_points = max_points,
                     .csv = csv, .no_null = is_true(dm_http_query(r, "noNullPoints", 0))};
   char err[512];
   int rc = dm_render_parse(&q->ast, targets, lens, nt, err, sizeof err);
