@@ -13,9 +13,8 @@ static int f_constantLine(ctx *c, const node *call, tctx t, list *out) {
   (void)t;
   double v = 0;
   if (render_need_num(c, call, 0, "value", &v) < 0) return DM_EINVAL;
-  const node *a = render_posarg(call, 0, "value");
-  char txt[48];
-  render_pystr(txt, sizeof txt, v, a->kind == N_NUMBER && a->is_int);
+  char txt[48]; /* graphite-web's value parameter is a float: constantLine(42) is "42.0" */
+  render_pystr(txt, sizeof txt, v, 0);
   int64_t from = c->req->from, until = c->req->until, step = (until - from) / 2;
   if (step < 1) step = 1;
   dm_render_series *s = render_new_series(c, call, txt, from, step, 3);
@@ -41,7 +40,7 @@ static int f_consolidateBy(ctx *c, const node *call, tctx t, list *out) {
         "consolidateBy: unknown function \"%s\" (average, sum, min, max, first, last)", fn);
   for (size_t i = before; i < out->n; i++) {
     out->s[i]->cf = cf;
-    if (render_rename(c, call, out->s[i], 0, "consolidateBy(%s,\"%s\")", out->s[i]->name, fn) < 0)
+    if (render_rename(c, call, out->s[i], 1, "consolidateBy(%s,\"%s\")", out->s[i]->name, fn) < 0)
       return DM_ENOMEM;
   }
   return 0;
@@ -378,7 +377,8 @@ static int f_timeShift(ctx *c, const node *call, tctx t, list *out) {
     s->start = s0;
     int64_t lim = end >= s0 ? (end - s0) / s->step + 1 : 0;
     if ((int64_t)s->n > lim) s->n = (size_t)lim;
-    rc = render_rename(c, call, s, 1, "timeShift(%s, \"%s%s\")", s->name,
+    /* graphite-web renames the shifted series but keeps its pathExpression */
+    rc = render_rename(c, call, s, 0, "timeShift(%s, \"%s%s\")", s->name,
                        isdigit((unsigned char)str[0]) ? "-" : "", str);
     if (rc < 0) goto done;
   }

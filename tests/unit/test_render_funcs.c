@@ -168,8 +168,14 @@ static void test_alias_sub_grafana(void **state) {
 
 static void test_constant_line(void **state) {
   (void)state;
-  /* start = from, step = (until - from) / 2, three values */
-  expect("constantLine(42)", ONE("42", "42", "[42,999],[42,1024],[42,1049]"));
+  /* start = from, step = (until - from) / 2, three values; the name is str() of a float
+   * (graphite-web's value parameter is one): constantLine(42) is "42.0", its pathExpression
+   * "constantLine(42.0)" (test_graphite_diff: constantLine(42), sumSeries(constantLine(5),
+   * dc.b.host1.net)) */
+  expect("constantLine(42)", ONE("42.0", "42.0", "[42,999],[42,1024],[42,1049]"));
+  expect("sumSeries(constantLine(5))",
+         ONE("sumSeries(constantLine(5.0))", "5.0",
+             "[5,999],[5,1024],[5,1049]"));
   expect("constantLine(1.5)", ONE("1.5", "1.5", "[1.5,999],[1.5,1024],[1.5,1049]"));
   expect("constantLine(2.0)", ONE("2.0", "2.0", "[2,999],[2,1024],[2,1049]"));
 }
@@ -177,6 +183,12 @@ static void test_constant_line(void **state) {
 static void test_consolidate_by(void **state) {
   (void)state;
   expect("consolidateBy(a.x, 'max')", ONE("consolidateBy(a.x,\\\"max\\\")", "a.x", AX));
+  /* its pathExpression is its name, per series (test_graphite_diff: sumSeries(consolidateBy(
+   * dc.a.*.cpu, 'max'))) */
+  expect("sumSeries(consolidateBy(a.*, 'max'))",
+         ONE("sumSeries(consolidateBy(a.x,\\\"max\\\"),consolidateBy(a.y,\\\"max\\\"))",
+             "sumSeries(consolidateBy(a.x,\\\"max\\\"),consolidateBy(a.y,\\\"max\\\"))",
+             "[11,1000],[2,1010],[null,1020],[44,1030],[55,1040]"));
   expect_err("consolidateBy(a.x, 'median')", 0, 0, DM_EINVAL,
              "target 1: position 19: consolidateBy: unknown function \"median\" (average, sum, "
              "min, max, first, last)");
@@ -400,6 +412,10 @@ static void test_time_shift(void **state) {
   expect("timeShift(a.x, '-20s')", ONE("timeShift(a.x, \\\"-20s\\\")", "a.x",
                                        "[null,1000],[null,1010],[1,1020],[2,1030],[null,1040]"));
   expect("timeShift(nope, '1d')", "[]");
+  /* renamed, but the pathExpression stays the shifted target's (test_graphite_diff:
+   * sumSeries(timeShift(dc.a.host1.cpu, "1h"), dc.a.host1.cpu) is sumSeries(dc.a.host1.cpu)) */
+  expect("sumSeries(timeShift(a.x, '10s'), a.x)",
+         ONE("sumSeries(a.x)", "a.x", "[1,1000],[3,1010],[2,1020],[4,1030],[9,1040]"));
 }
 
 static void test_as_percent(void **state) {
