@@ -1,6 +1,8 @@
 /* load.c — dm_load, the ingest load generator: posts Mackerel JSON batches (or
  * VictoriaMetrics JSON lines, --format vm) over N keep-alive connections on one libuv loop,
- * and prints points/s, requests/s and request latency.
+ * and prints points/s, requests/s and request latency. --format graphite writes Graphite
+ * plaintext lines (`<name> <value> <time>\n`) instead, over N plain TCP connections, or
+ * with --udp as datagrams of whole lines: see "graphite plaintext" below.
  *
  * The point stream: S series (host<h> x custom.metric.<n>), visited in rounds. Point p is
  * series p % S at time start + (p / S) * step, so every point is new (never an overwrite)
@@ -17,8 +19,13 @@
  * A connection has one request in flight; its next one starts after the answer and the
  * end of the write.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,7 +49,7 @@ static size_t put_u64(char *b, uint64_t v) {
 
 /* ---- options and the point stream ---------------------------------------------------- */
 
-enum { FMT_MACKEREL, FMT_VM };
+enum { FMT_MACKEREL, FMT_VM, FMT_GRAPHITE };
 
 static struct {
   bh_url url;
@@ -58,7 +65,12 @@ static struct {
   const char *key;
   int quiet;
   int gen_only;
-} opt = {.conns = 4, .batch = 5000, .series = 10000, .names = 10, .step = 60};
+  const char *names_tmpl; /* graphite: series name, {h} = host number, {n} = name number */
+  int udp;                /* graphite: datagrams instead of TCP */
+  int datagram;           /* graphite --udp: most bytes a datagram */
+  double rate;            /* graphite: points/s over all connections, 0 = as fast as possible */
+} opt = {.conns = 4, .batch = 5000, .series = 10000, .names = 10, .step = 60,
+         .names_tmpl = "bench.h{h}.m{n}", .datagram = 1400};
 
 typedef struct {
   char *prefix; /* `{"hostId":"host00001","name":"custom.metric.3","time":` or vm's */
@@ -88,7 +100,17 @@ static void build_series(void) {
   for (int64_t i = 0; i < opt.series; i++) {
     bh_sbuf b = {0};
     int64_t h = i / opt.names, n = i % opt.names;
-    if (opt.format == FMT_VM)
+    if (opt.format == FMT_GRAPHITE) {
+      for (const char *t = opt.names_tmpl; *t; t++) {
+        if (t[0] == '{' && (t[1] == 'h' || t[1] == 'n') && t[2] == '}') {
+          bh_sb_printf(&b, "%" PRId64, t[1] == 'h' ? h : n);
+          t += 2;
+        } else {
+          bh_sb_add(&b, t, 1);
+        }
+      }
+      bh_sb_add(&b, " ", 1);
+    } else if (opt.format == FMT_VM)
       bh_sb_printf(&b, "{\"metric\":{\"__name__\":\"custom.metric.%" PRId64 "\",\"host\":\"host%05"
                 PRId64 "\"},\"values\":[", n, h);
     else
@@ -127,7 +149,14 @@ static void add_point(bh_sbuf *b, int64_t p) {
   char *w = b->data + b->len;
   memcpy(w, s->prefix, s->prefix_len);
   w += s->prefix_len;
-  if (opt.format == FMT_VM) {
+  if (opt.format == FMT_GRAPHITE) {
+    w += put_u64(w, (uint64_t)(v / 10));
+    *w++ = '.';
+    *w++ = (char)('0' + v % 10);
+    *w++ = ' ';
+    w += put_u64(w, (uint64_t)t);
+    *w++ = '\n';
+  } else if (opt.format == FMT_VM) {
     w += put_u64(w, (uint64_t)(v / 10));
     *w++ = '.';
     *w++ = (char)('0' + v % 10);
@@ -276,6 +305,133 @@ static void conn_start(conn_t *c) {
   }
 }
 
+/* ---- graphite plaintext ------------------------------------------------------------------ */
+
+/* Graphite plaintext has no acknowledgement, so this mode only sends: --conns threads, one
+ * blocking socket each, take the next chunk of --batch points of the same point stream (an
+ * atomic counter), format them and write them whole (TCP), or as datagrams of whole lines
+ * of at most --datagram bytes (--udp). Over TCP a server that reads no faster than it
+ * stores pushes back through the socket buffers, so sent/s is what it takes in (up to the
+ * last socket buffer's worth); over UDP nothing pushes back and a server drops what it
+ * cannot take, so the caller must count what was stored (bench/graphite.sh reads each
+ * server's counters). --rate P paces the senders to P points/s in total. */
+
+typedef struct {
+  uv_thread_t tid;
+  uint64_t points, bytes, datagrams, errors;
+} gsender;
+
+static int64_t g_next; /* next point index, taken in chunks with __atomic_fetch_add */
+static uint64_t g_t0;
+
+static int send_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t k = send(fd, p, n, MSG_NOSIGNAL);
+    if (k < 0 && errno == EINTR) continue;
+    if (k < 0) return -1;
+    p += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* Sends body as datagrams of whole lines, each at most opt.datagram bytes (a longer line
+ * goes alone); counts the lines of the datagrams the kernel took. */
+static void send_datagrams(int fd, gsender *g, const char *p, size_t n) {
+  while (n > 0) {
+    size_t len = 0, lines = 0;
+    for (;;) {
+      const char *nl = memchr(p + len, '\n', n - len);
+      size_t next = nl ? (size_t)(nl - p) + 1 : n;
+      if (len > 0 && next > (size_t)opt.datagram) break;
+      len = next;
+      lines++;
+      if (len == n || len >= (size_t)opt.datagram) break;
+    }
+    ssize_t k = send(fd, p, len, 0);
+    if (k == (ssize_t)len) {
+      g->points += lines;
+      g->bytes += len;
+      g->datagrams++;
+    } else if (!(k < 0 && errno == EINTR)) {
+      g->errors++; /* ECONNREFUSED (nobody listening), ENOBUFS: the datagram is lost */
+    }
+    p += len;
+    n -= len;
+  }
+}
+
+static void gsend_thread(void *arg) {
+  gsender *g = arg;
+  const struct sockaddr *sa = (const struct sockaddr *)&opt.url.addr;
+  socklen_t alen = sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                             : sizeof(struct sockaddr_in);
+  int fd = socket(sa->sa_family, opt.udp ? SOCK_DGRAM : SOCK_STREAM, 0);
+  if (fd < 0 || connect(fd, sa, alen) < 0) {
+    fprintf(stderr, "dm_load: connect %s:%d: %s\n", opt.url.host, opt.url.port, strerror(errno));
+    g->errors++;
+    if (fd >= 0) close(fd);
+    return;
+  }
+  bh_sbuf body = {0};
+  for (;;) {
+    if (uv_hrtime() >= stop_at_ns) break;
+    int64_t p = __atomic_fetch_add(&g_next, (int64_t)opt.batch, __ATOMIC_RELAXED);
+    if (p >= total_points) break;
+    int64_t n = total_points - p < opt.batch ? total_points - p : opt.batch;
+    if (opt.rate > 0) { /* chunk p is due at t0 + p / rate */
+      uint64_t due = g_t0 + (uint64_t)((double)p / opt.rate * 1e9), now = uv_hrtime();
+      if (due > now) uv_sleep((unsigned)((due - now) / 1000000));
+    }
+    body.len = 0;
+    for (int64_t k = 0; k < n; k++) add_point(&body, p + k);
+    if (opt.udp) {
+      send_datagrams(fd, g, body.data, body.len);
+    } else if (send_all(fd, body.data, body.len) < 0) {
+      fprintf(stderr, "dm_load: send: %s\n", strerror(errno));
+      g->errors++;
+      break;
+    } else {
+      g->points += (uint64_t)n;
+      g->bytes += body.len;
+    }
+  }
+  close(fd);
+  free(body.data);
+}
+
+static int run_graphite(void) {
+  gsender *gs = calloc((size_t)opt.conns, sizeof *gs);
+  if (gs == NULL) return 2;
+  g_t0 = uv_hrtime();
+  stop_at_ns = opt.duration > 0 ? g_t0 + (uint64_t)(opt.duration * 1e9) : UINT64_MAX;
+  for (int i = 0; i < opt.conns; i++)
+    if (uv_thread_create(&gs[i].tid, gsend_thread, &gs[i]) != 0) return 2;
+  uint64_t points = 0, bytes = 0, datagrams = 0, errors = 0;
+  for (int i = 0; i < opt.conns; i++) {
+    uv_thread_join(&gs[i].tid);
+    points += gs[i].points;
+    bytes += gs[i].bytes;
+    datagrams += gs[i].datagrams;
+    errors += gs[i].errors;
+  }
+  double secs = (double)(uv_hrtime() - g_t0) / 1e9;
+  if (!opt.quiet)
+    printf("target       %s:%d graphite plaintext over %s, %d senders x %d-point chunks\n"
+           "sent         %" PRIu64 " points in %.2f s = %.0f points/s (%" PRIu64 " bytes"
+           "%s), errors %" PRIu64 "\n", opt.url.host, opt.url.port, opt.udp ? "udp" : "tcp",
+           opt.conns, opt.batch, points, secs, (double)points / secs, bytes,
+           opt.udp ? ", datagrams counted below" : "", errors);
+  printf("{\"points\":%" PRIu64 ",\"seconds\":%.3f,\"points_per_sec\":%.0f,\"bytes\":%" PRIu64
+         ",\"datagrams\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"start\":%" PRId64
+         ",\"series\":%" PRId64 "}\n", points, secs, (double)points / secs, bytes, datagrams,
+         errors, opt.start, opt.series);
+  free(gs);
+  for (int64_t i = 0; i < opt.series; i++) free(series[i].prefix);
+  free(series);
+  return (errors && (!opt.udp || points == 0)) ? 1 : 0;
+}
+
 /* ---- main --------------------------------------------------------------------------------- */
 
 /* Builds request bodies as send_next does, without a network: the client's own speed. */
@@ -285,13 +441,14 @@ static int gen_only(void) {
   uint64_t bytes = 0, t0 = uv_hrtime();
   for (int64_t p = 0; p < total_points; p += opt.batch) {
     int64_t n = total_points - p < opt.batch ? total_points - p : opt.batch;
+    int json = opt.format == FMT_MACKEREL;
     body.len = 0;
-    bh_sb_add(&body, "[", 1);
+    if (json) bh_sb_add(&body, "[", 1);
     for (int64_t k = 0; k < n; k++) {
-      if (k > 0) bh_sb_add(&body, ",", 1);
+      if (k > 0 && json) bh_sb_add(&body, ",", 1);
       add_point(&body, p + k);
     }
-    bh_sb_add(&body, "]", 1);
+    if (json) bh_sb_add(&body, "]", 1);
     bytes += body.len;
   }
   double secs = (double)(uv_hrtime() - t0) / 1e9;
@@ -316,7 +473,13 @@ static void usage(FILE *f) {
           "  --start-time T   time of the first round (default now - 10 days)\n"
           "  --step SECS      seconds between rounds (60)\n"
           "  --days D         backfill D days ending now (sets start and points)\n"
-          "  --format F       mackerel (POST /api/v0/tsdb) | vm (POST /api/v1/import)\n"
+          "  --format F       mackerel (POST /api/v0/tsdb) | vm (POST /api/v1/import) |\n"
+          "                   graphite (plaintext lines over TCP, no acks: only sent)\n"
+          "  --names-template T  graphite: series name, {h} host and {n} name number\n"
+          "                   (bench.h{h}.m{n})\n"
+          "  --udp            graphite: datagrams of whole lines instead of TCP\n"
+          "  --datagram B     graphite --udp: most bytes a datagram (1400)\n"
+          "  --rate P         graphite: send P points/s in total (default: at once)\n"
           "  --path P         override the request path\n"
           "  --key K          X-Api-Key header\n"
           "  --quiet          only the JSON line\n"
@@ -330,7 +493,8 @@ int main(int argc, char **argv) {
       {"points", 1, 0, 'p'},   {"start-time", 1, 0, 'T'}, {"step", 1, 0, 'S'},
       {"days", 1, 0, 'D'},     {"format", 1, 0, 'f'}, {"path", 1, 0, 'P'},
       {"key", 1, 0, 'k'},      {"quiet", 0, 0, 'q'},  {"help", 0, 0, 'h'},
-      {"gen-only", 0, 0, 'G'},
+      {"gen-only", 0, 0, 'G'}, {"names-template", 1, 0, 'N'}, {"udp", 0, 0, 'U'},
+      {"datagram", 1, 0, 'g'}, {"rate", 1, 0, 'r'},
       {0, 0, 0, 0}};
   const char *url = NULL;
   int has_start = 0;
@@ -351,18 +515,24 @@ int main(int argc, char **argv) {
     case 'f':
       if (strcmp(optarg, "vm") == 0) opt.format = FMT_VM;
       else if (strcmp(optarg, "mackerel") == 0) opt.format = FMT_MACKEREL;
+      else if (strcmp(optarg, "graphite") == 0) opt.format = FMT_GRAPHITE;
       else { usage(stderr); return 2; }
       break;
     case 'P': opt.path = optarg; break;
     case 'k': opt.key = optarg; break;
     case 'q': opt.quiet = 1; break;
     case 'G': opt.gen_only = 1; break;
+    case 'N': opt.names_tmpl = optarg; break;
+    case 'U': opt.udp = 1; break;
+    case 'g': opt.datagram = atoi(optarg); break;
+    case 'r': opt.rate = atof(optarg); break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
   if (url == NULL || bh_parse_url(url, &opt.url) < 0 || opt.conns < 1 || opt.batch < 1 || opt.series < 1 ||
-      opt.names < 1 || opt.step < 1) {
+      opt.names < 1 || opt.step < 1 || opt.datagram < 1 ||
+      (opt.udp && opt.format != FMT_GRAPHITE)) {
     usage(stderr);
     return 2;
   }
@@ -382,6 +552,7 @@ int main(int argc, char **argv) {
 
   build_series();
   if (opt.gen_only) return gen_only();
+  if (opt.format == FMT_GRAPHITE) return run_graphite();
   loop = uv_default_loop();
   conns = calloc((size_t)opt.conns, sizeof *conns);
   if (conns == NULL) return 2;
