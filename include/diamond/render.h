@@ -48,6 +48,8 @@ typedef struct dm_render_series {
   size_t n;
   double *v; /* n values, NaN = null; owned */
   dm_render_cf cf;
+  int64_t end; /* graphite's end where it is not start + n * step, else 0: constantLine's is
+                * until, its last timestamp (maxDataPoints' time range is max end - min start) */
 } dm_render_series;
 
 typedef struct dm_render_list {

@@ -380,7 +380,7 @@ void render_normalize(list *l, int64_t *start, int64_t *end, int64_t *step) {
   int64_t lo = INT64_MAX, hi = INT64_MIN;
   for (size_t i = 0; i < l->n; i++) {
     dm_render_series *s = l->s[i];
-    int64_t e = s->start + (int64_t)s->n * s->step; /* graphite keeps end when consolidating */
+    int64_t e = render_series_end(s); /* graphite keeps end when consolidating */
     render_consolidate(s, st % s->step == 0 ? (size_t)(st / s->step) : 1);
     if (s->start < lo) lo = s->start;
     if (e > hi) hi = e;

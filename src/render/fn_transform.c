@@ -20,6 +20,7 @@ static int f_constantLine(ctx *c, const node *call, tctx t, list *out) {
   dm_render_series *s = render_new_series(c, call, txt, from, step, 3);
   if (s == NULL) return DM_ENOMEM;
   s->v[0] = s->v[1] = s->v[2] = v;
+  s->end = until; /* graphite-web's end, not from + 3 steps: it counts in maxDataPoints */
   if (render_rename(c, call, s, 1, "constantLine(%s)", txt) < 0 ||
       render_set_str(&s->name, txt) < 0) {
     dm_render_series_free(s);

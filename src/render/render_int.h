@@ -42,6 +42,8 @@ int render_consolidate(dm_render_series *s, size_t vpp);
 int render_set_str(char **dst, const char *s);
 dm_render_series *render_series_copy(const dm_render_series *s);
 int64_t render_floor_mod(int64_t a, int64_t m);
+/* graphite's end of s: s->end when set, else start + n * step. */
+int64_t render_series_end(const dm_render_series *s);
 /* Python's str() of a number: is_int prints an int, else repr(float) ("2.0", "1e+20"). */
 void render_pystr(char *out, size_t len, double v, int is_int);
 

@@ -90,7 +90,12 @@ dm_render_series *render_series_copy(const dm_render_series *s) {
   }
   if (s->n) memcpy(c->v, s->v, s->n * sizeof *s->v);
   c->cf = s->cf;
+  c->end = s->end;
   return c;
+}
+
+int64_t render_series_end(const dm_render_series *s) {
+  return s->end ? s->end : s->start + (int64_t)s->n * s->step;
 }
 
 dm_render_series *dm_render_series_copy(const dm_render_series *s) { return render_series_copy(s); }
@@ -189,11 +194,11 @@ int dm_render_maxpoints(dm_render_list *l, int64_t req_from, int64_t req_until,
   for (size_t i = 0; i < l->n; i++) {
     const dm_render_series *s = l->s[i];
     if (s->start < from) from = s->start;
-    if (s->start + (int64_t)s->n * s->step > until) until = s->start + (int64_t)s->n * s->step;
+    if (render_series_end(s) > until) until = render_series_end(s);
   }
   for (size_t i = 0; i < l->n; i++) {
     dm_render_series *s = l->s[i];
-    int64_t end = s->start + (int64_t)s->n * s->step;
+    int64_t end = render_series_end(s);
     if (max_points == 1) {
       render_consolidate(s, s->n ? s->n : 1);
       continue;

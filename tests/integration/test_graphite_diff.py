@@ -215,8 +215,9 @@ CASES = [
     Case("constantLine(-1.5)", times="UNALIGNED"),
     Case("constantLine(0.25)", times="REL"),
     Case(["dc.a.host1.cpu", "constantLine(100)"]),
-    Case(["dc.a.host1.cpu", "constantLine(100)"], maxDataPoints=50,
-         known="end"),
+    Case(["dc.a.host1.cpu", "constantLine(100)"], maxDataPoints=50),
+    Case(["constantLine(1)", "dc.a.host1.cpu"], times="UNALIGNED", maxDataPoints=40),
+    Case("sumSeries(constantLine(5), dc.b.host1.net)", maxDataPoints=50),
     # aggregates
     Case("sumSeries(dc.*.*.cpu)"),
     Case("sumSeries(dc.a.*.cpu, dc.b.host1.mem)"),

@@ -30,6 +30,7 @@ typedef struct stored {
 static stored db[32];
 static size_t ndb;
 static char err[256];
+static size_t max_data_points; /* != 0: the reply goes through dm_render_maxpoints */
 
 /* Points at t0, t0 + step, ..; a NaN value is a missing point. */
 static void put(const char *name, int64_t step, int64_t t0, size_t n, const double *v) {
@@ -78,21 +79,26 @@ static int eval_targets(const char *target, size_t max_series, size_t max_points
   dm_render_req req = {999, 1049, max_series, max_points};
   dm_render_list out = {0};
   rc = dm_render_eval(a, &req, fetch, &r, &out, err, sizeof err);
+  if (rc == 0 && max_data_points) rc = dm_render_maxpoints(&out, 999, 1049, max_data_points);
   if (rc == 0) dm_render_json(json, &out, 0);
   dm_render_list_free(&out);
   dm_render_ast_free(a);
   return rc;
 }
 
-static void expect(const char *target, const char *want) {
+static void expect_mdp(const char *target, size_t mdp, const char *want) {
   dm_buf b;
   dm_buf_init(&b);
+  max_data_points = mdp;
   int rc = eval_targets(target, 0, 0, &b);
+  max_data_points = 0;
   if (rc != 0) fail_msg("%s: rc %d: %s", target, rc, err);
   dm_buf_add(&b, "", 1);
   if (strcmp(b.p, want) != 0) fail_msg("%s\n got: %s\nwant: %s", target, b.p, want);
   dm_buf_free(&b);
 }
+
+static void expect(const char *target, const char *want) { expect_mdp(target, 0, want); }
 
 static void expect_err(const char *target, size_t max_series, size_t max_points, int want_rc,
                        const char *want) {
@@ -176,6 +182,10 @@ static void test_constant_line(void **state) {
   expect("sumSeries(constantLine(5))",
          ONE("sumSeries(constantLine(5.0))", "5.0",
              "[5,999],[5,1024],[5,1049]"));
+  /* its end is until (graphite-web's), not from + 3 steps: maxDataPoints=2 sees a range of 2
+   * steps and leaves it alone (test_graphite_diff: [dc.a.host1.cpu, constantLine(100)],
+   * maxDataPoints=50, where the range of constantLine's end decides every series' buckets) */
+  expect_mdp("constantLine(42)", 2, ONE("42.0", "42.0", "[42,999],[42,1024],[42,1049]"));
   expect("constantLine(1.5)", ONE("1.5", "1.5", "[1.5,999],[1.5,1024],[1.5,1049]"));
   expect("constantLine(2.0)", ONE("2.0", "2.0", "[2,999],[2,1024],[2,1049]"));
 }
