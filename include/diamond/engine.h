@@ -38,12 +38,22 @@ int dm_engine_latest(dm_engine *e, const char *series, size_t len, dm_points_cb 
 void dm_engine_names(dm_engine *e, const char *prefix, size_t len,
                      void (*fn)(void *arg, const char *name, size_t len), void *arg);
 /* The same walk, with skips: fn returns 0 to go on with the next name, k > 0 to skip every
- * following name whose first k bytes equal this name's (its first k <= len bytes), or
+ * following name whose first k bytes equal this name's (its first k <= len bytes),
+ * DM_NAMES_SEEK after storing in *seek a key greater than this name to go on at the first
+ * name >= that key (the bytes stay fn's; seek is the caller's, NULL if fn never seeks), or
  * DM_NAMES_STOP to end the walk. /metrics/find visits one name per distinct child this way
- * instead of every name below it. Names must not be added from inside fn. */
+ * instead of every name below it, and jumps to a level's literal text ("m7" of
+ * "host.*.m7") instead of reading the names before it. Names must not be added from inside
+ * fn. */
 #define DM_NAMES_STOP ((size_t)-1)
+#define DM_NAMES_SEEK ((size_t)-2)
+typedef struct {
+  const char *key;
+  size_t len;
+} dm_names_seek;
 void dm_engine_names_walk(dm_engine *e, const char *prefix, size_t len,
-                          size_t (*fn)(void *arg, const char *name, size_t len), void *arg);
+                          size_t (*fn)(void *arg, const char *name, size_t len), void *arg,
+                          const dm_names_seek *seek);
 
 /* Flushes every dirty cache window to the table now (open ones too). */
 int dm_engine_flush(dm_engine *e, dm_done_cb cb, void *arg);

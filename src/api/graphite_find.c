@@ -17,6 +17,12 @@
  *      inside the literal prefix) is matched on its own: a name failing at level i skips
  *      every name sharing its first i segments. "*.h123.*" then visits one name per
  *      top-level node and per host instead of every leaf.
+ *   5. A level after the literal prefix whose segment starts with literal text L ("m7" of
+ *      "host.*.m7", "m1" of "host.*.m1*") seeks: with P the name's first i segments and
+ *      the dot, a name below P + L jumps to the first name >= P + L (a galloping search),
+ *      and a name past every P + L... skips the rest of P. "host.*.m7" over 10,000 hosts
+ *      x 100 metrics visits about 13 names a host (m7, m70..m79, m8) instead of 100; at
+ *      1 M names bench/graphite.sh measured /metrics/find `bench.*.m7` p50 45 ms before.
  *
  * The nodes come out in name order, which is not quite node order ('-' sorts before '.',
  * so "a.b-x" falls between leaf "a.b" and branch "a.b"): they are sorted and merged at the
@@ -59,6 +65,13 @@ typedef struct walk {
   char *prune_buf;
   const char *prune[MAX_PRUNE];
   size_t nprune;
+  /* seeking: lit[i] / lit_len[i] the literal text level i's segment starts with (into the
+   * pattern), 0 when none or when the walk's prefix already decides the level */
+  const char *lit[MAX_PRUNE];
+  size_t lit_len[MAX_PRUNE], nlit;
+  char *seek_buf; /* P + L of the last seek */
+  size_t seek_cap;
+  dm_names_seek seek;
 } walk;
 
 /* Segments of a glob: dots outside [] and {} plus one. */
@@ -114,6 +127,31 @@ static int text_index(walk *w) { /* indexes w->nodes[w->n - 1], growing the set 
   return 0;
 }
 
+/* Compares the rest of a name s[0..n) with literal text l[0..ln): < 0 when the name sorts
+ * before every name starting with it, 0 when it starts with it, > 0 when after all of them. */
+static int cmp_lit(const char *s, size_t n, const char *l, size_t ln) {
+  int c = memcmp(s, l, n < ln ? n : ln);
+  return c != 0 ? c : n < ln ? -1 : 0;
+}
+
+/* DM_NAMES_SEEK to name[0..d) + level i's literal text (or DM_NAMES_STOP without memory). */
+static size_t seek_to(walk *w, const char *name, size_t d, size_t i) {
+  size_t n = d + w->lit_len[i];
+  if (n > w->seek_cap) {
+    char *p = realloc(w->seek_buf, n);
+    if (p == NULL) {
+      w->oom = 1;
+      return DM_NAMES_STOP;
+    }
+    w->seek_buf = p;
+    w->seek_cap = n;
+  }
+  memcpy(w->seek_buf, name, d);
+  memcpy(w->seek_buf + d, w->lit[i], w->lit_len[i]);
+  w->seek = (dm_names_seek){w->seek_buf, n};
+  return DM_NAMES_SEEK;
+}
+
 static size_t visit(void *arg, const char *name, size_t len) {
   walk *w = arg;
   size_t cut = 0, seg = 1; /* cut: end of the first segs segments */
@@ -121,13 +159,19 @@ static size_t visit(void *arg, const char *name, size_t len) {
     if (name[cut] == '.' && ++seg > w->segs) break;
   int leaf = cut == len;
   if (leaf && seg < w->segs) return 0; /* fewer segments than the pattern: no match */
-  if (w->nprune > 0) { /* a level that fails rejects every name sharing it: skip them */
-    size_t d = 0;
-    for (size_t i = 0; i < w->nprune; i++) {
-      while (name[d] != '.') d++; /* the name has more than nprune segments */
-      if (w->prune[i] != NULL && !dm_glob_match(w->prune[i], name, d)) return d + 1;
-      d++;
+  size_t levels = w->nprune > w->nlit ? w->nprune : w->nlit;
+  for (size_t i = 0, d = 0; i < levels; i++) { /* d: where level i's segment starts */
+    size_t end = d;
+    while (end < len && name[end] != '.') end++; /* the name has at least segs segments */
+    if (i < w->nlit && w->lit_len[i] > 0) {
+      int c = cmp_lit(name + d, len - d, w->lit[i], w->lit_len[i]);
+      if (c < 0) return seek_to(w, name, d, i);
+      if (c > 0) return d > 0 ? d : DM_NAMES_STOP; /* past every P + L: the rest of P */
     }
+    /* a level that fails rejects every name sharing it: skip them */
+    if (i < w->nprune && w->prune[i] != NULL && !dm_glob_match(w->prune[i], name, end))
+      return end + 1;
+    d = end + 1;
   }
   if (dm_glob_match(w->pattern, name, cut) && (leaf || !w->leaves_only)) {
     const char *path = name;
@@ -233,15 +277,57 @@ static int prune_levels(walk *w, const char *pattern, size_t lit) {
   return 0;
 }
 
+/* Sets w->lit for pattern: each level's leading literal text, for the levels that start
+ * after the walk's literal prefix. None when a '.' sits inside {} or [] (as prune_levels). */
+static void seek_levels(walk *w, const char *pattern, size_t lit) {
+  w->nlit = 0;
+  size_t start = 0, i = 0, k = 0;
+  int depth = 0, cls = 0;
+  for (;; i++) {
+    char c = pattern[i];
+    if (cls) {
+      if (c == ']') cls = 0;
+      else if (c == '.' || c == '\0') return;
+      continue;
+    }
+    if (c == '[') {
+      cls = strchr(pattern + i, ']') != NULL;
+    } else if (c == '{') {
+      depth += strchr(pattern + i, '}') != NULL;
+    } else if (c == '}' && depth > 0) {
+      depth--;
+    } else if (c == '.' && depth > 0) {
+      w->nlit = 0;
+      return;
+    } else if (c == '.' || c == '\0') { /* the end of level k: [start, i) */
+      if (k == MAX_PRUNE) break;
+      size_t n = strcspn(pattern + start, "*?[{.");
+      if (start + n > i) n = i - start;
+      w->lit[k] = pattern + start;
+      w->lit_len[k] = start > lit ? n : 0;
+      k++;
+      start = i + 1;
+    }
+    if (c == '\0') break;
+  }
+  if (depth > 0) k = 0; /* an unbalanced '{' was counted: be safe, do not seek */
+  w->nlit = k;
+}
+
 static int find_nodes(dm_engine *e, const char *pattern, walk *w) {
   w->pattern = pattern;
   w->segs = glob_segments(pattern);
   size_t lit = literal_prefix(pattern);
   if (prune_levels(w, pattern, lit) < 0) return DM_ENOMEM;
-  dm_engine_names_walk(e, pattern, lit, visit, w);
+  seek_levels(w, pattern, lit);
+  dm_engine_names_walk(e, pattern, lit, visit, w, &w->seek);
   free(w->prune_buf);
   w->prune_buf = NULL;
   w->nprune = 0;
+  free(w->seek_buf);
+  w->seek_buf = NULL;
+  w->seek_cap = 0;
+  w->nlit = 0;
   if (w->oom) return DM_ENOMEM;
   if (w->over) return DM_ERANGE;
   return 0;

@@ -154,8 +154,37 @@ static size_t skip_prefix(const dm_name_index *ix, size_t i, size_t k) {
   return lo;
 }
 
+static int cmp_key(const name *x, const char *key, size_t len) {
+  size_t m = x->len < len ? x->len : len;
+  int c = memcmp(x->s, key, m);
+  return c != 0 ? c : x->len < len ? -1 : x->len > len;
+}
+
+/* Index of the first name after i that is >= key (key > sorted[i]). A seek usually lands a
+ * few names ahead (the next host's "m7" of "host.*.m7"), so gallop before bisecting. */
+static size_t seek_key(const dm_name_index *ix, size_t i, const char *key, size_t len) {
+  size_t lo = i + 1, step = 1, hi;
+  for (;;) { /* invariant: every name in (i, lo) is < key */
+    hi = lo + step - 1;
+    if (hi >= ix->count) {
+      hi = ix->count;
+      break;
+    }
+    if (cmp_key(ix->sorted[hi], key, len) >= 0) break;
+    lo = hi + 1;
+    step *= 2;
+  }
+  while (lo < hi) { /* first name in [lo, hi) >= key; hi is >= key or the end */
+    size_t mid = lo + (hi - lo) / 2;
+    if (cmp_key(ix->sorted[mid], key, len) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 void dm_engine_names_walk(dm_engine *e, const char *prefix, size_t len,
-                          size_t (*fn)(void *arg, const char *name, size_t len), void *arg) {
+                          size_t (*fn)(void *arg, const char *name, size_t len), void *arg,
+                          const dm_names_seek *seek) {
   dm_name_index *ix = e->names;
   if (ix->nsorted < ix->count) sort_new(ix);
   size_t lo = 0, hi = ix->count; /* first name >= prefix */
@@ -172,7 +201,8 @@ void dm_engine_names_walk(dm_engine *e, const char *prefix, size_t len,
     if (x->len < len || memcmp(x->s, prefix, len) != 0) break;
     size_t k = fn(arg, x->s, x->len);
     if (k == DM_NAMES_STOP) break;
-    i = k == 0 ? i + 1 : skip_prefix(ix, i, k > x->len ? x->len : k);
+    if (k == DM_NAMES_SEEK) i = seek_key(ix, i, seek->key, seek->len);
+    else i = k == 0 ? i + 1 : skip_prefix(ix, i, k > x->len ? x->len : k);
   }
 }
 

@@ -172,6 +172,41 @@ static void test_budget(void **state) {
   assert_int_equal(rc, DM_EINVAL);
 }
 
+/* Seeking to a level's literal text (graphite_find.c, step 5) around the names that sort
+ * next to the key: shorter ("m"), '-' before '.' ("m7-a", "y-1"), a leaf that is also a
+ * branch ("m7" and "m7.q"), longer ("m70"), past it ("m8", "n7"), deeper ("z.a.m7"). */
+static void test_seek(void **state) {
+  fx *f = *state;
+  static const char *names[] = {"s.x.m",   "s.x.m6",   "s.x.m7",   "s.x.m7-a", "s.x.m7.q",
+                                "s.x.m70", "s.x.m8",   "s.x.n7",   "s.y.m7",   "s.y-1.m7",
+                                "s.y-1.m8", "s.ya.m",  "s.z.a.m7", "s.m7",     "s.w.m",
+                                "t.x.m7",  "t.x.m7x.m7"};
+  int64_t now = (int64_t)time(NULL);
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    dm_point p = {now, 1.0};
+    write_points(f, names[i], &p, 1);
+  }
+#define P(x, leaf) "{\"path\":\"" x "\",\"is_leaf\":" leaf "}"
+  expect_find(f, "s.*.m7", "json", 0, 0,
+              "[" P("s.x.m7", "false") "," P("s.x.m7", "true") "," P("s.y-1.m7", "true") ","
+              P("s.y.m7", "true") "]");
+  expect_find(f, "s.*.m7*", "json", 0, 0,
+              "[" P("s.x.m7", "false") "," P("s.x.m7", "true") "," P("s.x.m7-a", "true") ","
+              P("s.x.m70", "true") "," P("s.y-1.m7", "true") "," P("s.y.m7", "true") "]");
+  expect_find(f, "s.*.m7.*", "json", 0, 0, "[" P("s.x.m7.q", "true") "]");
+  expect_find(f, "*.x.m7", "json", 0, 0,
+              "[" P("s.x.m7", "false") "," P("s.x.m7", "true") "," P("t.x.m7", "true") "]");
+  expect_find(f, "*.*.m7*.m7", "json", 0, 0, "[" P("t.x.m7x.m7", "true") "]");
+  expect_find(f, "s.*.n*", "json", 0, 0, "[" P("s.x.n7", "true") "]");
+  expect_find(f, "s.*.m", "json", 0, 0,
+              "[" P("s.w.m", "true") "," P("s.x.m", "true") "," P("s.ya.m", "true") "]");
+  expect_find(f, "s.{x,y}.m7", "json", 0, 0,
+              "[" P("s.x.m7", "false") "," P("s.x.m7", "true") "," P("s.y.m7", "true") "]");
+  expect_find(f, "s.*.m7", "treejson", 0, 0, "[" BR("m7", "s.*.m7") "]");
+  expect_find(f, "s.*.q", "json", 0, 0, "[]");
+#undef P
+}
+
 /* Not an assertion on time (sanitizers, loaded machines): the figure is printed. */
 static void test_speed(void **state) {
   fx *f = *state;
@@ -184,6 +219,11 @@ static void test_speed(void **state) {
   double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
   fprintf(stderr, "find '*' + 'host.*' over %d names: %.3f ms per pair\n", HOSTS * METRICS,
           ms / 100);
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  for (int i = 0; i < 100; i++) free(find(f, "host.*.m123", "treejson", 0, 0, 1000, &rc));
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+  fprintf(stderr, "find 'host.*.m123' (a literal last level, every host): %.3f ms\n", ms / 100);
 }
 
 int main(void) {
@@ -191,6 +231,7 @@ int main(void) {
       cmocka_unit_test(test_top_level),     cmocka_unit_test(test_leaf_and_branch),
       cmocka_unit_test(test_globs_in_100k), cmocka_unit_test(test_budget),
       cmocka_unit_test(test_speed),
+      cmocka_unit_test_setup_teardown(test_seek, setup, teardown),
   };
   return cmocka_run_group_tests(tests, setup_names, teardown);
 }
