@@ -204,6 +204,9 @@ static void test_seek(void **state) {
               "[" P("s.x.m7", "false") "," P("s.x.m7", "true") "," P("s.y.m7", "true") "]");
   expect_find(f, "s.*.m7", "treejson", 0, 0, "[" BR("m7", "s.*.m7") "]");
   expect_find(f, "s.*.q", "json", 0, 0, "[]");
+  expect_find(f, "s.*.m7-a", "json", 0, 0, "[" P("s.x.m7-a", "true") "]");
+  expect_find(f, "s.*.m7.q", "json", 0, 0, "[" P("s.x.m7.q", "true") "]");
+  expect_find(f, "?.x.m7", "json", 1, 0, "[" P("s.x.m7", "true") "," P("t.x.m7", "true") "]");
 #undef P
 }
 
