@@ -13,8 +13,10 @@
  *      (dm_render_paths): a pattern, plus the time context it is evaluated in. timeShift(x,
  *      "1d") evaluates x twice, as is and with both ends moved back a day (shift = 86400);
  *      movingAverage(x, "10min") evaluates x with from moved back 600 s (preview), and
- *      movingAverage(x, 5) with from moved back 5 steps of each series (preview_steps: the
- *      step is only known to the caller). Contexts nest and add up.
+ *      movingAverage(x, 5) with from moved back 5 steps of the series x gives: 5 times
+ *      summarize's or hitcount's interval when x has one (the largest of several: preview),
+ *      else 5 fetch steps (preview_steps: the fetch step is only known to the caller).
+ *      Contexts nest and add up.
  *  (b) dm_render_eval() walks the same way; at a path it finds the entry of (a) made for
  *      that node in that context and asks the caller's fetch callback for its series. The
  *      evaluator is synchronous and pure: the tests feed it series by hand. Budgets: the
@@ -34,15 +36,22 @@
  * (zip_longest), as graphite-web does, not by time. A function that builds a new series
  * (aggregates, divideSeries, asPercent) gives it tags.name = its own name unless all the
  * inputs share one; the transforms keep the input's tags.name and set pathExpression to the
- * new name (so sumSeries(scale(a.*,1)) names the scaled series).
+ * new name (so sumSeries(scale(a.*,1)) names the scaled series), but for timeShift, which
+ * keeps the shifted target's (sumSeries(timeShift(a.x, "1h"), a.x) is sumSeries(a.x)).
  *
- * Where diamond deliberately differs from graphite-web:
- *  - movingAverage(x, N) previews N steps of each series, graphite-web N times the largest
- *    step in the list (the same when the steps agree).
+ * Where diamond deliberately differs from graphite-web (docs/design.md, "Differences from
+ * graphite-web 1.1"; tests/integration/test_graphite_diff.py asserts each one its data can
+ * show, against the real graphite-web):
+ *  - movingAverage(x, N) previews N times the step phase (a) reads off the target (above),
+ *    graphite-web N times the largest step of x evaluated: the same unless an interval is
+ *    not a multiple of the fetch step.
  *  - tags carry only "name"; graphite-web adds per-function tags (scale=, aggregatedBy=..).
- *  - consolidation functions are average/avg, sum, min, max, first, last (consolidateBy,
- *    summarize, groupByNode's callback also takes the *Series names, diff and multiply);
- *    median, stddev, count, range are refused. xFilesFactor exists on movingAverage only.
+ *  - consolidateBy and summarize take average/avg, sum, min, max, first, last: graphite-web's
+ *    consolidateBy also avg_zero, its summarize no "first" (a 400) but avg_zero, median,
+ *    diff, stddev, count, range/rangeOf, multiply, total, current. groupByNode's callback is
+ *    sum, average/avg, max, min, diff, multiply or their *Series names. Anything else is
+ *    refused (400). xFilesFactor exists on movingAverage only; the request parameter is
+ *    ignored.
  *  - perSecond rounds to 6 decimals as graphite-web does, but half-away-from-zero on the
  *    binary value (Python rounds the decimal half-even): ties may differ in the 6th decimal.
  *  - refused rather than half-done: hitcount's alignToInterval, transformNull's
@@ -51,6 +60,9 @@
  *  - strings are kept raw, as graphite-web's grammar keeps them: "\1" reaches aliasSub as
  *    backslash-one; the regex is POSIX ERE with \d \w \s \D \W \S translated, so Python-only
  *    syntax (lookaround, non-greedy, (?i)) is an error, not a silent mismatch.
+ *  - a range is not cut at a retention (whisper starts it at now - its longest archive):
+ *    diamond reads whatever its tiers still hold. Like whisper, it ends every range at now
+ *    (src/api/graphite_fetch.c).
  */
 #include <ctype.h>
 #include <math.h>
@@ -115,12 +127,36 @@ const node *render_posarg(const node *call, size_t i, const char *kw) {
   return NULL;
 }
 
+/* The step of the series n evaluates to, as far as the target says: summarize's and
+ * hitcount's interval, the largest of a call's arguments (normalize's lcm when the intervals
+ * are multiples of the fetch step), 0 for the fetch step itself (a path). */
+static int64_t static_step(const node *n) {
+  if (n->kind != N_CALL) return 0;
+  if (strcmp(n->text, "summarize") == 0 || strcmp(n->text, "hitcount") == 0) {
+    const node *iv = render_posarg(n, 1, "intervalString");
+    int64_t d;
+    if (iv != NULL && iv->kind == N_STRING && render_parse_offset(iv->text, &d) == 0 && d > 0)
+      return d;
+  }
+  int64_t st = 0;
+  for (size_t i = 0; i < n->nargs; i++) {
+    int64_t a = static_step(n->args[i]);
+    if (a > st) st = a;
+  }
+  return st;
+}
+
 int render_preview_of(const node *call, tctx *t) {
   const node *w = render_posarg(call, 1, "windowSize");
   if (w == NULL) return DM_EINVAL;
   if (w->kind == N_NUMBER) {
     if (!(w->num >= 0 && w->num <= 1e7)) return DM_EINVAL; /* also NaN */
-    t->psteps += (int64_t)w->num;
+    /* graphite-web: N times the step of the series it averages */
+    const node *x = render_posarg(call, 0, "seriesList");
+    int64_t st = x ? static_step(x) : 0;
+    if ((double)st * w->num > 1e12) return DM_EINVAL; /* a preview of 30000 years */
+    if (st > 0) t->preview += (int64_t)w->num * st;
+    else t->psteps += (int64_t)w->num;
     return 0;
   }
   int64_t d;

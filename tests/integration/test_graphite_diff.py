@@ -148,6 +148,26 @@ def tags_name_only(test, case, ref, mine):
     return out
 
 
+def ignores_param(name):
+    """diamond ignores the request parameter name: its answer is graphite-web's without it
+    (and graphite-web's with it differs, or the case shows nothing)."""
+    def check(test, case, ref, mine):
+        (rst, rbody), (st, body) = ref, mine
+        if rst != 200 or st != 200:
+            return ["HTTP %s from graphite-web, %s from diamond" % (rst, st)]
+        params = dict(test.times(case))
+        params.update((k, v) for k, v in case.params.items() if k != name)
+        wst, without = test.graphite(case.targets, params)
+        if wst != 200:
+            return ["graphite-web without %s: HTTP %s" % (name, wst)]
+        out = compare(without, body)
+        if not compare(without, rbody):
+            out.append("graphite-web answers the same with and without %s: no difference to "
+                       "show" % name)
+        return out
+    return check
+
+
 def summarize_first(path, interval, func_text='"first"'):
     """graphite-web 1.1's aggregation functions have no "first" (a 400); diamond's
     summarize takes every consolidation function: each bucket is its first non-null value.
@@ -183,7 +203,10 @@ CASES = [
     # fetch, wildcards, time ranges
     *[Case("dc.a.host1.cpu", times=t)
       for t in ("ABS", "UNALIGNED", "REL", "MID", "FUTURE", "AFTER")],
-    *[Case("dc.a.host3.cpu", times=t) for t in ("ABS", "UNALIGNED", "REL", "MID")],
+    *[Case("dc.a.host3.cpu", times=t)
+      for t in ("ABS", "UNALIGNED", "REL", "MID", "EARLY", "MINUTES", "ATTIME")],
+    Case("dc.a.host[23].mem", times="EARLY", noNullPoints="true"),
+    Case("dc.a.*.mem", times="EARLY", noNullPoints="true", maxDataPoints=10),
     Case("dc.*.host1.cpu"),
     Case("dc.{a,b}.host[1-3].mem"),
     Case("dc.a.host?.net"),
@@ -268,6 +291,11 @@ CASES = [
     Case('movingAverage(dc.a.host2.mem, "1h")'),
     Case('movingAverage(dc.a.host4.mem, "30min")', times="MID"),
     Case("movingAverage(dc.a.host3.cpu, 5, 0.5)"),
+    Case('movingAverage(summarize(dc.a.host1.cpu, "10min", "avg"), 3)'),
+    Case('movingAverage(summarize(dc.a.host1.cpu, "10min", "avg", true), 3)', times="UNALIGNED"),
+    Case('movingAverage(summarize(dc.a.host1.cpu, "10min", "avg"), "30min")'),
+    Case('movingAverage(sumSeries(dc.a.*.cpu), 4)'),
+    Case('movingAverage(hitcount(dc.a.host3.cpu, "15min"), 2)'),
     Case("movingAverage(dc.a.host3.cpu, 20, xFilesFactor=0.9)"),
     Case('summarize(dc.a.host3.cpu, "10min")'),
     Case('summarize(dc.a.host3.cpu, "10min", "avg")'),
@@ -350,6 +378,14 @@ CASES = [
          differs=("median, stddev, count, range are refused", refused("median"))),
     Case('groupByNode(dc.*.*.cpu, 1, "stddev")',
          differs=("median, stddev, count, range are refused", refused("stddev"))),
+    Case('summarize(dc.a.host3.cpu, "1h", "total")',
+         differs=("summarize's functions are average/avg, sum, min, max, first, last",
+                  refused("total"))),
+    Case('groupByNode(dc.*.*.cpu, 1, "last")',
+         differs=("groupByNode's callbacks are sum, average/avg, max, min, diff, multiply",
+                  refused("last"))),
+    Case("dc.a.host3.cpu", maxDataPoints=50, xFilesFactor=0.9,
+         differs=("the xFilesFactor parameter is ignored", ignores_param("xFilesFactor"))),
     Case('consolidateBy(dc.a.host3.cpu, "avg_zero")',
          differs=("avg_zero is refused", refused("avg_zero"))),
     Case("transformNull(dc.a.host3.cpu, 0, dc.a.host1.cpu)",
@@ -506,6 +542,10 @@ class GraphiteDiff(unittest.TestCase):
             "MID": {"from": "-3h", "until": "-1h"},
             "FUTURE": {"from": e - 3600, "until": e + 3600},   # until past now
             "AFTER": {"from": e + 3600, "until": e + 7200},    # all in the future
+            "EARLY": {"from": b - 60, "until": b + 3600},      # host2's mem not yet there
+            "MINUTES": {"from": "-360min", "until": "-5min"},
+            "ATTIME": {"from": time.strftime("%H:%M_%Y%m%d", time.gmtime(b + 600)),
+                       "until": time.strftime("%H:%M_%Y%m%d", time.gmtime(e - 600))},
         }[case.times]
 
     def run_case(self, case):

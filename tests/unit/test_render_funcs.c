@@ -131,6 +131,7 @@ static int setup(void **state) {
   put("h.n10", 10, 1000, 1, (double[]){1});
   put("z.empty", 10, 2000, 1, (double[]){1});
   db[ndb - 1].from = 2000;
+  put("m.long", 10, 900, 15, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
   put("r.c", 3, 1002, 3, (double[]){0, 1, 3});
   db[ndb - 1].until = 1008;
   put("h.n9", 10, 1000, 1, (double[]){1});
@@ -320,6 +321,13 @@ static void test_moving_average(void **state) {
                                           "[null,1000],[1,1010],[1.5,1020],[2,1030],[4,1040]"));
   expect("movingAverage(a.x, 1)", ONE("movingAverage(a.x,1)", "a.x",
                                       "[null,1000],[1,1010],[2,1020],[null,1030],[4,1040]"));
+  /* N points of the series it averages: summarize's 20 s, so from moves back 40 s (not 2
+   * fetch steps): fetched 960 .. 1040, buckets 960 (7+8), 980, 1000, 1020, 1040 (15); the
+   * averages of 2 from 1000 (test_graphite_diff: movingAverage(summarize(x, "10min", "avg"),
+   * 3) had 34 points of graphite-web's 37) */
+  expect("movingAverage(summarize(m.long, '20s'), 2)",
+         ONE("movingAverage(summarize(m.long, \\\"20s\\\", \\\"sum\\\"),2)", "m.long",
+             "[17,1000],[21,1020],[25,1040]"));
   expect_err("movingAverage(a.x, a.y)", 0, 0, DM_EINVAL,
              "target 1: position 19: movingAverage: windowSize must be a number of points or a "
              "time (\"5min\")");
