@@ -116,8 +116,13 @@ static void build_series(void) {
     else
       bh_sb_printf(&b, "{\"hostId\":\"host%05" PRId64 "\",\"name\":\"custom.metric.%" PRId64
                 "\",\"time\":", h, n);
-    series[i].prefix = b.data;
+    /* a copy of its own size: a bh_sbuf starts at 4 KiB, a page per series (1 M series
+     * would touch 4 GiB) */
+    series[i].prefix = malloc(b.len);
+    if (series[i].prefix == NULL) exit(2);
+    memcpy(series[i].prefix, b.data, b.len);
     series[i].prefix_len = b.len;
+    free(b.data);
     uint64_t r = mix64((uint64_t)i + 1);
     series[i].shape = (int)(r % 10) < 4 ? 0 : (int)(r % 10) < 7 ? 1 : 2;
     series[i].base = (int64_t)((r >> 8) % 100000);
