@@ -16,7 +16,7 @@ case "${1:-}" in
   # docker/docker-compose.yml offline, chromium (headless) for the graph page's test,
   # collectd-core for test_collectd (the real collectd pushing with write_http),
   # graphite-carbon + graphite-web under gunicorn: the reference of the differential /render
-  # test (tests/integration/graphite_ref.py) and a peer of bench/render.sh.
+  # test (tests/integration/graphite_ref.py) and a peer of bench/graphite.sh.
   --test)  pkgs+=(redis-server redis-tools docker-compose chromium collectd-core
                   graphite-carbon graphite-web gunicorn) ;;
   --bench) pkgs+=(wrk hyperfine libjansson-dev victoria-metrics graphite-carbon graphite-web
