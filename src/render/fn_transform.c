@@ -371,13 +371,15 @@ static int f_timeShift(ctx *c, const node *call, tctx t, list *out) {
   size_t before = out->n;
   rc = render_arg_list(c, call, 0, "seriesList", ts, out);
   if (rc < 0) goto done;
-  int64_t s0 = base.s[0]->start, e0 = s0 + (int64_t)base.s[0]->n * base.s[0]->step;
+  int64_t s0 = base.s[0]->start, e0 = render_series_end(base.s[0]);
   for (size_t i = before; i < out->n; i++) {
     dm_render_series *s = out->s[i];
-    int64_t end = reset ? e0 : s0 + (int64_t)s->n * s->step;
+    /* graphite-web's end: the unshifted one, or its own moved with the start */
+    int64_t end = reset ? e0 : render_series_end(s) - s->start + s0;
     s->start = s0;
-    int64_t lim = end >= s0 ? (end - s0) / s->step + 1 : 0;
+    int64_t lim = end >= s0 ? (end - s0) / s->step + 1 : 0; /* timestamps s0 .. end */
     if ((int64_t)s->n > lim) s->n = (size_t)lim;
+    s->end = end != s0 + (int64_t)s->n * s->step ? end : 0;
     /* graphite-web renames the shifted series but keeps its pathExpression */
     rc = render_rename(c, call, s, 0, "timeShift(%s, \"%s%s\")", s->name,
                        isdigit((unsigned char)str[0]) ? "-" : "", str);

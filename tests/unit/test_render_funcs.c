@@ -132,6 +132,8 @@ static int setup(void **state) {
   put("z.empty", 10, 2000, 1, (double[]){1});
   db[ndb - 1].from = 2000;
   put("m.long", 10, 900, 15, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  put("t.cut", 10, 900, 15, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
+  db[ndb - 1].until = 1019; /* as whisper cuts a range at now */
   put("r.c", 3, 1002, 3, (double[]){0, 1, 3});
   db[ndb - 1].until = 1008;
   put("h.n9", 10, 1000, 1, (double[]){1});
@@ -432,6 +434,12 @@ static void test_time_shift(void **state) {
   expect("timeShift(nope, '1d')", "[]");
   /* renamed, but the pathExpression stays the shifted target's (test_graphite_diff:
    * sumSeries(timeShift(dc.a.host1.cpu, "1h"), dc.a.host1.cpu) is sumSeries(dc.a.host1.cpu)) */
+  /* the shifted series (980 .. 1010) is longer than the one it is shown over (1000, 1010:
+   * cut at 1019): its values are cut at that end, 1020, which stays its end for
+   * maxDataPoints (a range of 2 steps: nothing to consolidate at 2 points; test_graphite_diff:
+   * timeShift(x, "-30min") with until past now, maxDataPoints=20) */
+  expect_mdp("timeShift(t.cut, '-20s')", 2,
+             ONE("timeShift(t.cut, \\\"-20s\\\")", "t.cut", "[9,1000],[10,1010],[11,1020]"));
   expect("sumSeries(timeShift(a.x, '10s'), a.x)",
          ONE("sumSeries(a.x)", "a.x", "[1,1000],[3,1010],[2,1020],[4,1030],[9,1040]"));
 }
