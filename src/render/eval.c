@@ -52,8 +52,6 @@
  *    sum, average/avg, max, min, diff, multiply or their *Series names. Anything else is
  *    refused (400). xFilesFactor exists on movingAverage only; the request parameter is
  *    ignored.
- *  - perSecond rounds to 6 decimals as graphite-web does, but half-away-from-zero on the
- *    binary value (Python rounds the decimal half-even): ties may differ in the 6th decimal.
  *  - refused rather than half-done: hitcount's alignToInterval, transformNull's
  *    referenceSeries, tag names as aliasByNode/groupByNode nodes; timeShift's alignDST is
  *    ignored (diamond is UTC throughout).

@@ -3,6 +3,7 @@
  * summarize, hitcount, timeShift), consolidateBy, and constantLine, which makes one. */
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -116,6 +117,20 @@ static double nn_delta(double v, double *prev, int has_max, double maxv, int has
   return NAN;
 }
 
+/* Python's round(x, 6): the 6-decimal number nearest to x's exact binary value, ties to
+ * even (perSecond's 1/128 = 0.0078125 is 0.007812). Away from a tie x * 1e6 rounds to the
+ * same integer whichever way (its error is below half an ulp of it) and k / 1e6 is the
+ * double nearest to the decimal, as Python's; near one, and for |x| >= 1e9, glibc's printf
+ * rounds the exact value in the default mode (to nearest, ties to even). */
+static double py_round6(double x) {
+  if (!isfinite(x)) return x;
+  double y = x * 1e6, f = y - floor(y);
+  if (fabs(x) < 1e9 && fabs(f - 0.5) > fabs(y) * 4.5e-16 + 1e-9) return round(y) / 1e6;
+  char buf[512];
+  snprintf(buf, sizeof buf, "%.6f", x);
+  return strtod(buf, NULL);
+}
+
 static int nn_common(ctx *c, const node *call, tctx t, list *out, int per_second) {
   double maxv = NAN, minv = NAN;
   size_t before = out->n;
@@ -128,7 +143,7 @@ static int nn_common(ctx *c, const node *call, tctx t, list *out, int per_second
     double prev = NAN;
     for (size_t k = 0; k < s->n; k++) {
       double d = nn_delta(s->v[k], &prev, hmax, maxv, hmin, minv);
-      s->v[k] = per_second ? round(d / (double)s->step * 1e6) / 1e6 : d;
+      s->v[k] = per_second ? py_round6(d / (double)s->step) : d;
     }
     if (render_rename(c, call, s, 1, per_second ? "perSecond(%s)" : "nonNegativeDerivative(%s)",
                       s->name) < 0)

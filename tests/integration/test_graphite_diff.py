@@ -80,6 +80,13 @@ def make_data(beg):
                 v = None
             vals.append(v)
         data["srv.%s.load" % node] = vals
+    # a counter whose rates per second are exact binary ties at the 6th decimal (m / 128):
+    # perSecond's round(x, 6) is half-even on them
+    c, vals = 0.0, []
+    for i in range(N):
+        c += 15.0 * (2 * (i % 8) + 1) / 32
+        vals.append(c)
+    data["tie.cnt"] = vals
     return data
 
 
@@ -293,6 +300,8 @@ CASES = [
     Case("perSecond(dc.a.host1.net, 65535)"),
     Case("perSecond(dc.b.host1.net, maxValue=65535)"),
     Case("perSecond(dc.a.host3.cpu)"),
+    Case("perSecond(tie.cnt)"),
+    Case("perSecond(scale(tie.cnt, -1), None, -100000)"),
     Case("integral(dc.a.host3.cpu)"),
     Case("integral(dc.a.host2.mem)"),
     Case("integral(dc.a.host3.net)", times="UNALIGNED"),
@@ -548,7 +557,7 @@ class GraphiteDiff(unittest.TestCase):
         with cls.server.graphite_conn(timeout=30) as s:
             s.sendall("".join(lines).encode())
         frm, until = cls.beg - STEP, cls.end
-        for pattern in ("dc.*.*.*", "srv.*.*"):
+        for pattern in ("dc.*.*.*", "srv.*.*", "tie.*"):
             want = sum(1 for name, vals in cls.data.items()
                        if name.startswith(pattern[:3]) for v in vals if v is not None)
             graphite_ref.wait_points(cls.web, pattern, frm, until, want)

@@ -134,6 +134,7 @@ static int setup(void **state) {
   put("m.long", 10, 900, 15, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
   put("t.cut", 10, 900, 15, (double[]){1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15});
   db[ndb - 1].until = 1019; /* as whisper cuts a range at now */
+  put("p.tie", 10, 1000, 3, (double[]){0, 0.078125, 0.3125});
   put("r.c", 3, 1002, 3, (double[]){0, 1, 3});
   db[ndb - 1].until = 1008;
   put("h.n9", 10, 1000, 1, (double[]){1});
@@ -301,6 +302,12 @@ static void test_derivatives(void **state) {
   expect("nonNegativeDerivative(c.cnt, minValue=1)",
          ONE("nonNegativeDerivative(c.cnt)", "c.cnt",
              "[null,1000],[10,1010],[4,1020],[10,1030],[null,1040]"));
+  /* round(x, 6) is Python's: ties of the exact binary value to even, 1/128 = 0.0078125 is
+   * 0.007812 and 3/128 0.023438 (test_graphite_diff: perSecond(tie.cnt) differed in 179 of
+   * 360 values) */
+  expect("perSecond(p.tie)",
+         ONE("perSecond(p.tie)", "p.tie",
+             "[null,1000],[0.007812,1010],[0.023438,1020],[null,1030],[null,1040]"));
   /* perSecond rounds to 6 decimals: 1 / 3 per second */
   expect("limit(perSecond(r.c), 1)",
          ONE("perSecond(r.c)", "r.c", "[null,1002],[0.333333,1005],[0.666667,1008]"));
