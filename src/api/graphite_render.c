@@ -1,8 +1,9 @@
 /* graphite_render.c — GET|POST /render, graphite-web's render API as Grafana calls it.
  *
  *   parameters (query string or form body): target (repeated), from (default -24h), until
- *   (default now) in every Graphite time format (timefmt.h), format json (default) | csv,
- *   maxDataPoints, noNullPoints.
+ *   (default now) in every Graphite time format (timefmt.h; the earlier of the two is the
+ *   start, as graphite-web takes them), format json (default) | csv, maxDataPoints,
+ *   noNullPoints.
  *
  * The request runs in the render core's phases (render.h): parse the targets (a syntax
  * error is a 400 naming target and position) -> list the paths they read -> fetch every
@@ -191,9 +192,14 @@ static void render(dm_http_req *r, void *arg) {
   int64_t now = dm_now(), from, until;
   if (parse_time_param(r, "from", "-1d", now, &from) < 0) return;
   if (parse_time_param(r, "until", "now", now, &until) < 0) return;
-  if (from >= until) {
-    dm_http_respond_error(r, 400, "from must be before until");
+  if (from == until) {
+    dm_http_respond_error(r, 400, "from and until are the same time: an empty range");
     return;
+  }
+  if (from > until) { /* graphite-web takes the earlier as from */
+    int64_t t = from;
+    from = until;
+    until = t;
   }
   const char *fmt = dm_http_query(r, "format", 0);
   int csv = fmt != NULL && strcmp(fmt, "csv") == 0;

@@ -112,6 +112,13 @@ class Render(ServerTestCase):
         st, _, body = s.get("/render?target=host.web1.cpu&from=yesterday-ish")
         self.assertEqual(st, 400, body)
         self.assertIn("from", body["error"]["message"])
+        st, _, body = s.get("/render?target=host.web1.cpu&from=-1h&until=-60min")
+        self.assertEqual(st, 400, body)  # graphite-web: "Invalid empty time range"
+        self.assertIn("empty range", body["error"]["message"])
+        # until before from: swapped, as graphite-web does (test_graphite_diff compares)
+        st, _, body = s.get("/render?target=host.web1.cpu&from=now&until=-1h")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(len(body[0]["datapoints"]), 60)
         st, _, body = s.get("/render?target=host.web1.cpu&format=png")
         self.assertEqual(st, 400, body)
         st, _, body = s.get("/render?target=nosuchFunction(host.web1.cpu)")
