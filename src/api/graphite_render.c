@@ -2,8 +2,8 @@
  *
  *   parameters (query string or form body): target (repeated), from (default -24h), until
  *   (default now) in every Graphite time format (timefmt.h; the earlier of the two is the
- *   start, as graphite-web takes them), format json (default) | csv, maxDataPoints,
- *   noNullPoints.
+ *   start, as graphite-web takes them), format json (default) | csv, maxDataPoints (a whole
+ *   number from 1: graphite-web ignores anything else, diamond refuses it), noNullPoints.
  *
  * The request runs in the render core's phases (render.h): parse the targets (a syntax
  * error is a 400 naming target and position) -> list the paths they read -> fetch every
@@ -210,13 +210,13 @@ static void render(dm_http_req *r, void *arg) {
   size_t max_points = 0;
   const char *mdp = dm_http_query(r, "maxDataPoints", 0);
   if (mdp != NULL && mdp[0] != '\0') {
-    char *end;
-    double d = strtod(mdp, &end);
-    if (*end != '\0' || !(d >= 1) || d > 1e9) {
-      dm_http_respond_error(r, 400, "maxDataPoints: \"%s\" must be a number >= 1", mdp);
+    /* graphite-web takes digits only and ignores anything else; diamond refuses it */
+    size_t k = strspn(mdp, "0123456789");
+    if (mdp[k] != '\0' || k > 9 || (max_points = strtoul(mdp, NULL, 10)) < 1) {
+      dm_http_respond_error(r, 400, "maxDataPoints: \"%s\" must be a whole number from 1 to "
+                            "999999999", mdp);
       return;
     }
-    max_points = (size_t)d;
   }
   if (nt == 0) { /* graphite-web answers an empty list */
     dm_http_respond(r, 200, csv ? "text/csv" : "application/json", csv ? "" : "[]",

@@ -156,6 +156,28 @@ def tags_name_only(test, case, ref, mine):
     return out
 
 
+def refuses_param(name):
+    """graphite-web ignores the request parameter name (its answer is the one without it);
+    diamond refuses it with a 400 naming it."""
+    def check(test, case, ref, mine):
+        (rst, rbody), (st, body) = ref, mine
+        out = []
+        params = dict(test.times(case))
+        params.update((k, v) for k, v in case.params.items() if k != name)
+        wst, without = test.graphite(case.targets, params)
+        if rst != 200 or wst != 200:
+            out.append("graphite-web: HTTP %s, %s without %s" % (rst, wst, name))
+        elif compare(without, rbody):
+            out.append("graphite-web does not ignore %s=%r" % (name, case.params[name]))
+        if st != 400:
+            return out + ["diamond: HTTP %s %.300r, not 400" % (st, body)]
+        msg = body.get("error", {}).get("message", "") if isinstance(body, dict) else body
+        if name not in msg:
+            out.append("diamond's error %r does not name %s" % (msg, name))
+        return out
+    return check
+
+
 def ignores_param(name):
     """diamond ignores the request parameter name: its answer is graphite-web's without it
     (and graphite-web's with it differs, or the case shows nothing)."""
@@ -414,6 +436,9 @@ CASES = [
     Case('groupByNode(dc.*.*.cpu, 1, "last")',
          differs=("groupByNode's callbacks are sum, average/avg, max, min, diff, multiply",
                   refused("last"))),
+    *[Case("dc.a.host3.cpu", maxDataPoints=m,
+           differs=("maxDataPoints must be a whole number >= 1", refuses_param("maxDataPoints")))
+      for m in ("50.5", "fifty", "-5")],
     Case("dc.a.host3.cpu", maxDataPoints=50, xFilesFactor=0.9,
          differs=("the xFilesFactor parameter is ignored", ignores_param("xFilesFactor"))),
     Case('consolidateBy(dc.a.host3.cpu, "avg_zero")',
