@@ -3,7 +3,8 @@
  *   parameters (query string or form body): target (repeated), from (default -24h), until
  *   (default now) in every Graphite time format (timefmt.h; the earlier of the two is the
  *   start, as graphite-web takes them), format json (default) | csv, maxDataPoints (a whole
- *   number from 1: graphite-web ignores anything else, diamond refuses it), noNullPoints.
+ *   number from 1: graphite-web ignores anything else, diamond refuses it; json only, as
+ *   graphite-web's csv ignores it), noNullPoints.
  *
  * The request runs in the render core's phases (render.h): parse the targets (a syntax
  * error is a 400 naming target and position) -> list the paths they read -> fetch every
@@ -70,7 +71,8 @@ static void evaluate(render_req *q) {
                        (size_t)cfg->max_query_points};
   char err[512];
   int rc = dm_render_eval(q->ast, &req, copy_path, q, &out, err, sizeof err);
-  if (rc == 0) rc = dm_render_maxpoints(&out, q->from, q->until, q->max_points);
+  if (rc == 0 && !q->csv) /* graphite-web consolidates json only */
+    rc = dm_render_maxpoints(&out, q->from, q->until, q->max_points);
   if (rc < 0) {
     respond_error(q, rc, rc == DM_ENOMEM ? "out of memory" : err);
     dm_render_list_free(&out);

@@ -59,8 +59,8 @@
  *    backslash-one; the regex is POSIX ERE with \d \w \s \D \W \S translated, so Python-only
  *    syntax (lookaround, non-greedy, (?i)) is an error, not a silent mismatch.
  *  - a series' values end where its timestamps do: timeShift cuts the shifted series at the
- *    end it is shown to (resetEnd); graphite-web keeps the values past it, and maxDataPoints'
- *    consolidation averages them into the last bucket.
+ *    end it is shown to (resetEnd); graphite-web keeps the values past it: maxDataPoints'
+ *    consolidation averages them into the last bucket, its csv writes them as rows.
  *  - a range is not cut at a retention (whisper starts it at now - its longest archive):
  *    diamond reads whatever its tiers still hold. Like whisper, it ends every range at now
  *    (src/api/graphite_fetch.c).

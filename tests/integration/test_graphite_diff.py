@@ -212,6 +212,25 @@ def last_bucket_cut(test, case, ref, mine):
     return compare(cut, body)
 
 
+def csv_cut(test, case, ref, mine):
+    """diamond's csv rows are graphite-web's first ones, as many as graphite-web's json shows:
+    graphite-web's csv also writes the shifted values past the series' end."""
+    (rst, rbody), (st, body) = ref, mine
+    if rst != 200 or st != 200:
+        return ["HTTP %s from graphite-web, %s from diamond" % (rst, st)]
+    params = dict(test.times(case))
+    params.update((k, v) for k, v in case.params.items() if k != "format")
+    jst, js = test.graphite(case.targets, params)
+    if jst != 200:
+        return ["graphite-web json: HTTP %s" % jst]
+    shown = sum(len(s["datapoints"]) for s in js)
+    rows = rbody.splitlines()
+    out = compare_csv("\n".join(rows[:shown]), body)
+    if len(rows) <= shown:
+        out.append("graphite-web's csv has no rows past the end: no difference to show")
+    return out
+
+
 def summarize_first(path, interval, func_text='"first"'):
     """graphite-web 1.1's aggregation functions have no "first" (a 400); diamond's
     summarize takes every consolidation function: each bucket is its first non-null value.
@@ -250,6 +269,12 @@ CASES = [
     *[Case("dc.a.host3.cpu", times=t)
       for t in ("ABS", "UNALIGNED", "REL", "MID", "EARLY", "MINUTES", "ATTIME")],
     Case("dc.a.host[23].mem", times="EARLY", noNullPoints="true"),
+    Case(["dc.a.host3.*", "constantLine(2)"], format="csv"),
+    Case('aliasSub(summarize(dc.*.host3.cpu, "1h", "max"), "dc", "d,c")', times="REL",
+         format="csv"),
+    Case("dc.a.host3.cpu", format="csv", maxDataPoints=50),
+    Case('timeShift(dc.a.host1.cpu, "-30min")', times="FUTURE", format="csv",
+         differs=("a shifted series' values are cut at its end", csv_cut)),
     Case("dc.a.host3.cpu", times="SWAPPED"),
     Case("dc.a.host3.cpu", times="EMPTY", status=400),
     Case("nosuchFunction(dc.a.host3.cpu)", status=400),
@@ -545,8 +570,27 @@ def same_value(a, b):
     return math.isclose(a, b, rel_tol=REL_TOL, abs_tol=ABS_TOL)
 
 
+def compare_csv(ref, got):
+    """graphite-web's csv (name,YYYY-mm-dd HH:MM:SS,value rows) against diamond's: the same
+    rows, values within REL_TOL."""
+    if not isinstance(got, str):
+        return ["diamond did not answer csv text: %.300r" % (got,)]
+    rr, gr = ref.splitlines(), got.splitlines()
+    if len(rr) != len(gr):
+        return ["csv: graphite %d rows, diamond %d" % (len(rr), len(gr))]
+    for i, (a, b) in enumerate(zip(rr, gr)):
+        an, at, av = a.rsplit(",", 2)
+        bn, bt, bv = b.rsplit(",", 2)
+        if (an, at) != (bn, bt) or not same_value(float(av) if av else None,
+                                                    float(bv) if bv else None):
+            return ["csv row %d: graphite %r, diamond %r" % (i, a, b)]
+    return []
+
+
 def compare(ref, got, sort=False):
     """The problems (strings) that make got differ from ref; [] when they agree."""
+    if isinstance(ref, str):
+        return compare_csv(ref, got)
     if not isinstance(got, list):
         return ["diamond did not answer a list: %r" % (got,)]
     if sort:
@@ -626,7 +670,8 @@ class GraphiteDiff(unittest.TestCase):
     @classmethod
     def diamond(cls, targets, params):
         q = [("target", t) for t in targets] + [(k, str(v)) for k, v in params.items()]
-        q.append(("format", "json"))
+        if "format" not in params:
+            q.append(("format", "json"))
         st, _, body = cls.server.get("/render?" + urllib.parse.urlencode(q))
         return st, body
 
@@ -663,8 +708,11 @@ class GraphiteDiff(unittest.TestCase):
 
     def graphite(self, targets, params):
         q = [("target", t) for t in targets] + [(k, str(v)) for k, v in params.items()]
-        q.append(("format", "json"))
+        if "format" not in params:
+            q.append(("format", "json"))
         st, body = self.web.get("/render?" + urllib.parse.urlencode(q))
+        if st == 200 and params.get("format") == "csv":
+            return st, body.decode()
         if st == 200:
             return st, json.loads(body)
         return st, body.decode("utf-8", "replace")[-300:]
