@@ -276,6 +276,7 @@ CASES = [
     Case('timeShift(dc.a.host1.cpu, "-30min")', times="FUTURE", format="csv",
          differs=("a shifted series' values are cut at its end", csv_cut)),
     Case("dc.a.host3.cpu", times="SWAPPED"),
+    *[Case("dc.a.host3.cpu", times=t) for t in ("WORDS", "NOWMINUS", "DAYS", "MIDNIGHT", "YMD")],
     Case("dc.a.host3.cpu", times="EMPTY", status=400),
     Case("nosuchFunction(dc.a.host3.cpu)", status=400),
     Case('movingAverage(timeShift(dc.a.host3.cpu, "1h"), 3)', times="NOW_FIRST"),
@@ -687,6 +688,11 @@ class GraphiteDiff(unittest.TestCase):
             "SWAPPED": {"from": e - 600, "until": b + 600},    # graphite-web swaps them
             "NOW_FIRST": {"from": "now", "until": "-2h"},
             "EMPTY": {"from": "-1h", "until": "-60min"},
+            "WORDS": {"from": "-6hours", "until": "-30minutes"},
+            "NOWMINUS": {"from": "now-5h", "until": "now-1h"},
+            "DAYS": {"from": "-1d", "until": "now"},
+            "MIDNIGHT": {"from": "midnight", "until": "now"},
+            "YMD": {"from": time.strftime("%Y%m%d", time.gmtime(b)), "until": "now"},
             "EARLY": {"from": b - 60, "until": b + 3600},      # host2's mem not yet there
             "MINUTES": {"from": "-360min", "until": "-5min"},
             "ATTIME": {"from": time.strftime("%H:%M_%Y%m%d", time.gmtime(b + 600)),
