@@ -8,8 +8,13 @@ same order, the same "target" names, the same timestamps, values equal within 1e
 The data is six hours of one-minute points shaped to exercise the semantics: a wildcard
 tree dc.{a,b}.host{1..4}.{cpu,mem,net} with gauges that go negative, gaps, series that start
 late or end early, counters that wrap (at 65536) or reset; srv.node{1,2,10,11}.load for
-natural sorting and zeros for divideSeries. CASES is the table of (targets, params) cases;
-every case is compared in its own subTest, so all mismatches are reported together.
+natural sorting, ties and zeros for divideSeries; tie.cnt, whose rates per second are exact
+ties at perSecond's 6th decimal. CASES is the table of (targets, params) cases; every case
+is compared in its own subTest, so all mismatches are reported together. Relative times
+("-6h", "now", constantLine's grid) are asked of both within one wall-clock second. json is
+compared series by series, csv row by row; a case with status= must be refused by both.
+graphite-web's order of series is defined for every case here (sorted names, stable sorts,
+first-seen groups), so Case.sort is not needed so far.
 
 A case where diamond differs on purpose (src/render/eval.c's header, docs/design.md
 "Differences from graphite-web 1.1") names the difference and asserts it (Case.differs).
@@ -27,7 +32,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import graphite_ref  # noqa: E402
-from harness import Server, floor_step, main, now  # noqa: E402
+from harness import Server, ServerTestCase, floor_step, main, now  # noqa: E402
 
 STEP = 60
 N = 360  # points per series: six hours
@@ -624,7 +629,7 @@ def compare(ref, got, sort=False):
     return out
 
 
-class GraphiteDiff(unittest.TestCase):
+class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case fails
     @classmethod
     def setUpClass(cls):
         why = graphite_ref.available()
