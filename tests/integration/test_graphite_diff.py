@@ -476,6 +476,11 @@ CASES = [
          differs=("avg_zero is refused", refused("avg_zero"))),
     Case("transformNull(dc.a.host3.cpu, 0, dc.a.host1.cpu)",
          differs=("transformNull's referenceSeries is refused", refused("referenceSeries"))),
+    Case('aliasByNode(dc.a.host1.cpu, "name")',
+         differs=("tag names as nodes are refused", refused("node"))),
+    Case('groupByNode(dc.*.host1.cpu, "name", "sum")',
+         differs=("tag names as nodes are refused", refused("node"))),
+    Case('timeShift(dc.a.host1.cpu, "1h", true, true)'),  # alignDST: UTC, no DST on either
     Case(r'aliasSub(dc.a.host1.cpu, "(?i)HOST", "h")',
          differs=("regular expressions are POSIX ERE", refused("regex"))),
     # nested, pipes, Grafana
