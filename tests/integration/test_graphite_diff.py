@@ -104,6 +104,25 @@ def plaintext(data, beg):
     return lines
 
 
+def odd_lines(beg):
+    """Plaintext the data dict cannot say: odd.unaligned (17 s past each step), odd.big
+    (extreme doubles), odd.nan ("nan" lines, which carbon drops), odd.inf (inf, -inf: carbon
+    stores them, diamond refuses the line). (lines, points graphite-web shows, diamond)."""
+    big = ("1e+300", "-2.5e-300", "123456789012345678", "0.30000000000000004", "-0.0",
+           "5e-324")
+    lines, shown, infs = [], 0, 0
+    for i in range(N):
+        t = beg + STEP * i
+        lines.append("odd.unaligned %r %d\n" % (i * 0.5, t + 17))
+        lines.append("odd.big %s %d\n" % (big[i % len(big)], t))
+        lines.append("odd.nan %s %d\n" % ("nan" if i % 2 == 0 else repr(float(i)), t))
+        lines.append("odd.inf %s %d\n" % ("inf" if i % 10 == 0 else "-inf" if i % 10 == 5
+                                           else repr(i / 4.0), t))
+        shown += 4 - (i % 2 == 0)
+        infs += i % 5 == 0
+    return lines, shown, shown - infs
+
+
 # --- the cases -----------------------------------------------------------------------------
 class Case:
     """targets (str or list), params (from/until/maxDataPoints: 'ABS' etc. are resolved at
@@ -234,6 +253,19 @@ def csv_cut(test, case, ref, mine):
     if len(rows) <= shown:
         out.append("graphite-web's csv has no rows past the end: no difference to show")
     return out
+
+
+def infs_refused(test, case, ref, mine):
+    """diamond refuses a plaintext line with an inf value (a bad line), carbon stores it:
+    the answers agree with graphite-web's infinities as nulls."""
+    (rst, rbody), (st, body) = ref, mine
+    if rst != 200 or st != 200:
+        return ["HTTP %s from graphite-web, %s from diamond" % (rst, st)]
+    if not any(v is not None and math.isinf(v) for s in rbody for v, _ in s["datapoints"]):
+        return ["graphite-web shows no inf: no difference to show"]
+    nulled = [dict(s, datapoints=[[None if v is not None and math.isinf(v) else v, t]
+                                  for v, t in s["datapoints"]]) for s in rbody]
+    return compare(nulled, body)
 
 
 def summarize_first(path, interval, func_text='"first"'):
@@ -543,6 +575,16 @@ CASES = [
     Case('timeShift(dc.a.host1.cpu, "-30min")', times="FUTURE", maxDataPoints=20,
          differs=("a shifted series' values are cut at its end", last_bucket_cut)),
     Case('movingAverage(dc.a.host1.cpu, 3)', times="FUTURE"),
+    # odd values and times
+    Case("odd.{big,nan,unaligned}"),
+    Case("odd.{big,nan,unaligned}", times="UNALIGNED", maxDataPoints=7),
+    Case("scale(odd.big, 1e10)"),
+    Case("sumSeries(odd.{big,nan,unaligned})"),
+    Case("perSecond(odd.unaligned)"),
+    Case("highestMax(odd.{big,nan,unaligned}, 2)"),
+    Case("transformNull(odd.nan, -1)"),
+    Case("odd.{big,nan,unaligned}", format="csv"),
+    Case("odd.inf", differs=("a non-finite value is refused", infs_refused)),
     # ties (every srv load peaks at 4), n past the count, odd arguments
     Case("highestMax(srv.*.load, 2)"),
     Case("highestMax(srv.*.load, 10)"),
@@ -655,15 +697,18 @@ class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case 
         cls.beg = cls.end - STEP * (N - 1)
         cls.data = make_data(cls.beg)
         lines = plaintext(cls.data, cls.beg)
+        odd, odd_shown, odd_diamond = odd_lines(cls.beg)
+        lines += odd
         cls.carbon.send(lines)
         with cls.server.graphite_conn(timeout=30) as s:
             s.sendall("".join(lines).encode())
         frm, until = cls.beg - STEP, cls.end
-        for pattern in ("dc.*.*.*", "srv.*.*", "tie.*"):
-            want = sum(1 for name, vals in cls.data.items()
-                       if name.startswith(pattern[:3]) for v in vals if v is not None)
-            graphite_ref.wait_points(cls.web, pattern, frm, until, want)
-            cls.wait_diamond(pattern, frm, until, want)
+        for pattern in ("dc.*.*.*", "srv.*.*", "tie.*", "odd.*"):
+            want = (odd_shown, odd_diamond) if pattern == "odd.*" else \
+                (sum(1 for name, vals in cls.data.items()
+                     if name.startswith(pattern[:3]) for v in vals if v is not None),) * 2
+            graphite_ref.wait_points(cls.web, pattern, frm, until, want[0])
+            cls.wait_diamond(pattern, frm, until, want[1])
 
     @classmethod
     def wait_diamond(cls, pattern, frm, until, want, timeout=30.0):
