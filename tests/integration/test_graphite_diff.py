@@ -22,6 +22,7 @@ A case where diamond differs on purpose (src/render/eval.c's header, docs/design
 Skipped only when graphite_ref.available() says the reference is not installed (make
 test-deps installs it)."""
 
+import http.client
 import json
 import math
 import os
@@ -130,8 +131,10 @@ class Case:
     diamond) -> list of problems) for a documented difference; sort = compare as sorted by
     target (where graphite-web's order is undefined); status: both refuse with it."""
 
-    def __init__(self, targets, times="ABS", differs=None, sort=False, status=200, **params):
+    def __init__(self, targets, times="ABS", differs=None, sort=False, status=200, post=False,
+                 **params):
         self.status = status  # both must answer it; only 200s are compared further
+        self.post = post      # a form POST, as Grafana sends
         self.targets = [targets] if isinstance(targets, str) else list(targets)
         self.times = times
         self.params = params
@@ -140,7 +143,8 @@ class Case:
 
     def label(self):
         p = "".join("&%s=%s" % kv for kv in sorted(self.params.items()))
-        return "%s [%s%s]" % (" & ".join(self.targets), self.times, p)
+        return "%s%s [%s%s]" % ("POST " if self.post else "", " & ".join(self.targets),
+                                self.times, p)
 
 
 CFS = ("average", "sum", "min", "max", "first", "last")
@@ -531,6 +535,11 @@ CASES = [
     Case(['dc.a.host1.cpu', 'summarize(dc.a.host1.cpu, "10min", "sum")'], maxDataPoints=50),
     Case(r'aliasSub(maxSeries(dc.*.host1.cpu), "(^.*$)", "\1 A")', times="REL",
          maxDataPoints=50),
+    Case([r'aliasSub(dc.*.host2.cpu, "(^.*$)", "\1 A")',
+          r'aliasSub(sumSeries(dc.*.*.net), "(^.*$)", "\1 B")'], times="REL",
+         maxDataPoints=300, post=True),
+    Case(r'aliasSub(constantLine(100), "(^.*$)", "\1 A")', times="REL", maxDataPoints=1000,
+         post=True),
     Case(r'aliasSub(consolidateBy(dc.*.host3.cpu, "max"), "(^.*$)", "\1 A")',
          times="REL", maxDataPoints=500),
     # the pathExpression each function leaves (an aggregate's name lists them)
@@ -724,11 +733,15 @@ class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case 
         raise AssertionError("diamondd: %d of %d points of %s" % (got, want, pattern))
 
     @classmethod
-    def diamond(cls, targets, params):
+    def diamond(cls, targets, params, post=False):
         q = [("target", t) for t in targets] + [(k, str(v)) for k, v in params.items()]
         if "format" not in params:
             q.append(("format", "json"))
-        st, _, body = cls.server.get("/render?" + urllib.parse.urlencode(q))
+        if post:
+            st, _, body = cls.server.post("/render", urllib.parse.urlencode(q), headers={
+                "Content-Type": "application/x-www-form-urlencoded"})
+        else:
+            st, _, body = cls.server.get("/render?" + urllib.parse.urlencode(q))
         return st, body
 
     def times(self, case):
@@ -761,17 +774,27 @@ class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case 
         params.update(case.params)
         for attempt in range(5):
             t0 = int(time.time())
-            mine = self.diamond(case.targets, params)
-            ref = self.graphite(case.targets, params)
+            mine = self.diamond(case.targets, params, case.post)
+            ref = self.graphite(case.targets, params, case.post)
             if int(time.time()) == t0:
                 break
         return ref, mine
 
-    def graphite(self, targets, params):
+    def graphite(self, targets, params, post=False):
         q = [("target", t) for t in targets] + [(k, str(v)) for k, v in params.items()]
         if "format" not in params:
             q.append(("format", "json"))
-        st, body = self.web.get("/render?" + urllib.parse.urlencode(q))
+        if post:
+            conn = http.client.HTTPConnection("127.0.0.1", self.web.port, timeout=120)
+            try:
+                conn.request("POST", "/render", urllib.parse.urlencode(q), {
+                    "Content-Type": "application/x-www-form-urlencoded"})
+                r = conn.getresponse()
+                st, body = r.status, r.read()
+            finally:
+                conn.close()
+        else:
+            st, body = self.web.get("/render?" + urllib.parse.urlencode(q))
         if st == 200 and params.get("format") == "csv":
             return st, body.decode()
         if st == 200:
