@@ -802,9 +802,17 @@ class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case 
         return st, body.decode("utf-8", "replace")[-300:]
 
     def test_render_as_graphite_web(self):
+        self.run_cases(CASES)
+
+    def test_table_tier_after_flush(self):  # runs after test_render_as_graphite_web
+        """Every 7th case again, read from the table tier (LMDB) instead of the cache."""
+        self.server.flush()
+        self.run_cases(CASES[::7])
+
+    def run_cases(self, cases):
         t0 = time.monotonic()
         failures = 0
-        for case in CASES:
+        for case in cases:
             with self.subTest(case=case.label()):
                 (rst, ref), (st, got) = self.run_case(case)
                 if case.differs is not None:
@@ -825,7 +833,7 @@ class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case 
                 if problems:
                     self.fail("\n".join(problems))
         sys.stderr.write("\n%d cases, %d differ; %.1f s of renders, %.1f s in all\n" % (
-            len(CASES), failures, time.monotonic() - t0, time.monotonic() - self.t_start))
+            len(cases), failures, time.monotonic() - t0, time.monotonic() - self.t_start))
 
 
 if __name__ == "__main__":
