@@ -64,6 +64,8 @@
  *  - a range is not cut at a retention (whisper starts it at now - its longest archive):
  *    diamond reads whatever its tiers still hold. Like whisper, it ends every range at now
  *    (src/api/graphite_fetch.c).
+ * Outside the render core, docs/design.md also lists: maxDataPoints must be a whole number
+ * (src/api/graphite_render.c), and a plaintext inf is a bad line (src/ingest/graphite.c).
  */
 #include <ctype.h>
 #include <math.h>
