@@ -167,6 +167,23 @@ def refused(*words):
     return check
 
 
+def error_400(graphite_status, *words):
+    """A target in error: graphite-web answers graphite_status (500 for a Python exception, or
+    200 with [] for a target its grammar reads as a path matching nothing); diamond answers
+    400 with a message naming words."""
+    def check(test, case, ref, mine):
+        (rst, rbody), (st, body) = ref, mine
+        out = []
+        if rst != graphite_status or (rst == 200 and rbody != []):
+            out.append("graphite-web: HTTP %s %.200r, not %s" % (rst, rbody, graphite_status))
+        if st != 400:
+            return out + ["diamond: HTTP %s %.300r, not 400" % (st, body)]
+        msg = body.get("error", {}).get("message", "") if isinstance(body, dict) else body
+        return out + ["diamond's error %r lacks %r" % (msg, w) for w in words
+                      if w.lower() not in msg.lower()]
+    return check
+
+
 def tags_name_only(test, case, ref, mine):
     """The answers agree, and diamond's tags are graphite-web's "name" alone."""
     (rst, rbody), (st, body) = ref, mine
@@ -320,6 +337,14 @@ CASES = [
     *[Case("dc.a.host3.cpu", times=t) for t in ("WORDS", "NOWMINUS", "DAYS", "MIDNIGHT", "YMD")],
     Case("dc.a.host3.cpu", times="EMPTY", status=400),
     Case("nosuchFunction(dc.a.host3.cpu)", status=400),
+    Case("asPercent(dc.a.*.mem, dc.b.host[12].mem)", status=400),
+    Case("divideSeries(dc.a.*.mem, dc.b.host[12].mem)", status=400),
+    Case("sumSeries(dc.a.host1.cpu", differs=("a syntax error is a 400 naming the position",
+                                               error_400(200, "position"))),
+    Case("scale(dc.a.host1.cpu)", differs=("a bad argument is a 400, not a 500",
+                                           error_400(500, "factor"))),
+    Case('summarize(dc.a.host1.cpu, "often")',
+         differs=("a bad argument is a 400, not a 500", error_400(500, "interval"))),
     Case('movingAverage(timeShift(dc.a.host3.cpu, "1h"), 3)', times="NOW_FIRST"),
     Case(["constantLine(3)", 'summarize(dc.*.host3.cpu, "1h", "max")'], times="SWAPPED",
          maxDataPoints=4),
