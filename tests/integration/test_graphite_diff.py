@@ -184,6 +184,30 @@ def error_400(graphite_status, *words):
     return check
 
 
+def no_retention_cut(test, case, ref, mine):
+    """Whisper (30 days here) cuts a range at now - 30 d, or has nothing before it; diamond
+    reads the whole range: its series start earlier, all null there, and agree after."""
+    (rst, rbody), (st, body) = ref, mine
+    if rst != 200 or st != 200:
+        return ["HTTP %s from graphite-web, %s from diamond" % (rst, st)]
+    if not body:
+        return ["diamond has no series"]
+    out = []
+    for g in body:
+        if any(v is not None for v, _ in g["datapoints"][:-N - 10]):
+            out.append("%s: diamond has values more than 30 days ago" % g["target"])
+    if not rbody:
+        return out  # the whole range is past whisper's retention
+    cut = []
+    for r, g in zip(rbody, body):
+        t0 = r["datapoints"][0][1] if r["datapoints"] else None
+        cut.append(dict(g, datapoints=[p for p in g["datapoints"] if t0 is None or p[1] >= t0]))
+        if g["datapoints"] and t0 is not None and g["datapoints"][0][1] >= t0:
+            out.append("%s: diamond starts at %d, not before whisper's %d" % (
+                g["target"], g["datapoints"][0][1], t0))
+    return out + compare(rbody, cut)
+
+
 def tags_name_only(test, case, ref, mine):
     """The answers agree, and diamond's tags are graphite-web's "name" alone."""
     (rst, rbody), (st, body) = ref, mine
@@ -334,6 +358,10 @@ CASES = [
     Case('timeShift(dc.a.host1.cpu, "-30min")', times="FUTURE", format="csv",
          differs=("a shifted series' values are cut at its end", csv_cut)),
     Case("dc.a.host3.cpu", times="SWAPPED"),
+    Case("dc.a.host3.cpu", times="PAST",
+         differs=("no retention cut", no_retention_cut)),
+    Case("sumSeries(dc.a.*.cpu)", times="LONG",
+         differs=("no retention cut", no_retention_cut)),
     *[Case("dc.a.host3.cpu", times=t) for t in ("WORDS", "NOWMINUS", "DAYS", "MIDNIGHT", "YMD")],
     Case("dc.a.host3.cpu", times="EMPTY", status=400),
     Case("nosuchFunction(dc.a.host3.cpu)", status=400),
@@ -781,6 +809,8 @@ class GraphiteDiff(ServerTestCase):  # diamondd's stderr is printed when a case 
             "SWAPPED": {"from": e - 600, "until": b + 600},    # graphite-web swaps them
             "NOW_FIRST": {"from": "now", "until": "-2h"},
             "EMPTY": {"from": "-1h", "until": "-60min"},
+            "PAST": {"from": "-40d", "until": "-35d"},         # before whisper's 30 days
+            "LONG": {"from": "-31d", "until": "now"},
             "WORDS": {"from": "-6hours", "until": "-30minutes"},
             "NOWMINUS": {"from": "now-5h", "until": "now-1h"},
             "DAYS": {"from": "-1d", "until": "now"},
