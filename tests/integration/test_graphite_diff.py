@@ -637,6 +637,19 @@ CASES = [
     Case('timeShift(dc.a.host1.cpu, "-30min")', times="FUTURE", maxDataPoints=20,
          differs=("a shifted series' values are cut at its end", last_bucket_cut)),
     Case('movingAverage(dc.a.host1.cpu, 3)', times="FUTURE"),
+    # aliases of function names, windows past the data
+    Case("aliasByMetric(sumSeries(dc.a.*.cpu))"),
+    Case("aliasByMetric(movingAverage(dc.a.host1.cpu, 5))"),
+    Case('aliasByNode(movingAverage(dc.a.host1.cpu, "5min"), 0, 3)'),
+    Case("aliasByNode(asPercent(dc.a.*.mem, 100), 2)"),
+    Case('aliasByNode(timeShift(dc.*.host1.mem, "1h"), 1, 3)'),
+    Case(r'aliasSub(dc.a.*.mem, "dc\.(a)\.host(\d)", "\g<1>-\2")'),
+    Case(r'aliasSub(dc.a.*.mem, "[0-9]+", "#")'),
+    Case(r'aliasSub(summarize(dc.a.host1.mem, "1h"), "^summarize\((.*), \"1h\".*$", '
+         r'"\1 hourly")'),
+    Case('movingAverage(dc.a.host1.cpu, "1d")'),
+    Case("movingAverage(dc.a.host3.cpu, 500)"),
+    Case('movingAverage(dc.a.host3.cpu, "30min", 0.8)'),
     # odd values and times
     Case("odd.{big,nan,unaligned}"),
     Case("odd.{big,nan,unaligned}", times="UNALIGNED", maxDataPoints=7),
