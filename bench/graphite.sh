@@ -401,7 +401,8 @@ print(len(r), sum(len(x["values"]) for x in r))') || die "GET ${U[$k]} failed"
 declare -A SENT SENTPS STORED STOREPS
 stored_now() { # stored_now SERVER PROTO FROM UNTIL
   case $1 in
-    diamond) metric_sum "$D_URL" diamond_points_total "source=\"graphite$([ "$2" = udp ] && echo _udp)\"" ;;
+    diamond) metric_sum "$D1_URL" diamond_points_total "source=\"graphite$([ "$2" = udp ] && echo _udp)\"" ;;
+    diamond_nosync) metric_sum "$D2_URL" diamond_points_total 'source="graphite"' ;;
     vm) metric_sum "$V_URL" vm_rows_added_to_storage_total ;;
     carbon) whisper_points "$C_DIR/ing/$2" "$3" "$4" | cut -d' ' -f1 ;;
   esac
@@ -409,6 +410,10 @@ stored_now() { # stored_now SERVER PROTO FROM UNTIL
 part_ingest() {
   echo "-- ingest: plaintext TCP and UDP, $INGEST_SERIES series, ${INGEST_SECONDS} s a run"
   start_diamondd ingest
+  D1_URL=$D_URL D1_TCP=$D_TCP D1_UDP=$D_UDP
+  # and one with wal.fsync = off, over TCP: neither carbon nor VM syncs a write to disk
+  start_diamondd ingest-nosync --set wal.fsync=off
+  D2_URL=$D_URL D2_TCP=$D_TCP
   start_carbon ingest
   start_vm ingest
   local now base proto r srv port start from until before out sent t0 t1 last got prev
@@ -419,9 +424,12 @@ part_ingest() {
   for proto in tcp udp; do
     for ((r = 0; r < RUNS; r++)); do
       start=$(( base + r * slot * 60 ))
-      for srv in diamond carbon vm; do
+      local servers=(diamond carbon vm)
+      [ $proto = tcp ] && servers=(diamond diamond_nosync carbon vm)
+      for srv in "${servers[@]}"; do
         case $srv in
-          diamond) port=$([ $proto = tcp ] && echo "$D_TCP" || echo "$D_UDP") ;;
+          diamond) port=$([ $proto = tcp ] && echo "$D1_TCP" || echo "$D1_UDP") ;;
+          diamond_nosync) port=$D2_TCP ;;
           carbon) port=$([ $proto = tcp ] && echo "$C_TCP" || echo "$C_UDP") ;;
           vm) port=$V_GR ;;
         esac
@@ -474,6 +482,8 @@ part_ingest() {
   }
   row "plaintext TCP ingest, 2 connections, $INGEST_SERIES series (points/s)" \
     "$(ing_cell diamond tcp)" "$(ing_cell carbon tcp)" "$(ing_cell vm tcp)"
+  row "the same TCP ingest, diamond with wal.fsync = off (carbon and VM never fsync a write)" \
+    "$(ing_cell diamond_nosync tcp)" "—" "—"
   row "plaintext UDP at $UDP_RATE points/s offered, 1,400-byte datagrams" \
     "$(ing_cell diamond udp)" "$(ing_cell carbon udp)" "$(ing_cell vm udp)"
   stop_bg
