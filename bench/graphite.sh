@@ -76,18 +76,6 @@ for b in "$DIAMONDD" "$LOAD" "$VM" "$CARBON" "$GUNICORN" "$SYS_PY"; do
 done
 command -v wrk >/dev/null || { echo "graphite.sh: wrk is missing (scripts/deps.sh --bench)" >&2; exit 2; }
 
-run() { # run VAR CMD...: records CMD, runs it, its stdout into VAR; dies on failure
-  local __var=$1 __out __rc=0
-  shift
-  COMMANDS+=("$*")
-  __out=$("$@" 2>"$TMP/client.err") || __rc=$?
-  printf -v "$__var" '%s' "$__out"
-  if [ "$__rc" != 0 ]; then
-    printf '%s\n' "$__out" >&2
-    cat "$TMP/client.err" >&2
-    die "exit status $__rc from: $*"
-  fi
-}
 calc() { python3 -c "print($1)"; }
 medf() { python3 -c 'import statistics, sys; print("%.2f" % statistics.median(map(float, sys.argv[1:])))' "$@"; }
 enc() { python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$1"; }

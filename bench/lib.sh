@@ -42,6 +42,21 @@ capture() { # capture VAR CMD...: records the command, runs it, its stdout into 
   printf -v "$__var" '%s' "$__out"
 }
 
+# run VAR CMD...: like capture, but a failure prints the client's stderr and calls the
+# script's own die (bench/remote.sh, bench/graphite.sh define it: it adds their logs)
+run() { # run VAR CMD...: records CMD, runs it, its stdout into VAR; dies on failure
+  local __var=$1 __out __rc=0
+  shift
+  COMMANDS+=("$*")
+  __out=$("$@" 2>"$TMP/client.err") || __rc=$?
+  printf -v "$__var" '%s' "$__out"
+  if [ "$__rc" != 0 ]; then
+    printf '%s\n' "$__out" >&2
+    cat "$TMP/client.err" >&2
+    die "exit status $__rc from: $*"
+  fi
+}
+
 # --- for scripts that run several processes at once (bench/remote.sh) --------------------
 # start_bg records each process in BG_PIDS; stop_bg stops them newest first (SIGTERM, then
 # SIGKILL after 10 s), each by its PID. Call stop_bg from the script's EXIT trap.

@@ -57,18 +57,6 @@ done
 case $ONLY in both) MODES=(embedded remote) ;; embedded) MODES=(embedded) ;;
   *) echo "remote.sh: ONLY must be both or embedded" >&2; exit 2 ;; esac
 
-run() { # run VAR CMD...: records CMD, runs it, its stdout into VAR; dies on failure
-  local __var=$1 __out __rc=0
-  shift
-  COMMANDS+=("$*")
-  __out=$("$@" 2>"$TMP/client.err") || __rc=$?
-  printf -v "$__var" '%s' "$__out"
-  if [ "$__rc" != 0 ]; then
-    printf '%s\n' "$__out" >&2
-    cat "$TMP/client.err" >&2
-    die "exit status $__rc from: $*"
-  fi
-}
 
 declare -A URL HP
 POST_S=0

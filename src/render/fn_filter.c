@@ -102,25 +102,14 @@ static int f_sortByName(ctx *c, const node *call, tctx t, list *out) {
   return 0;
 }
 
-static int remove_common(ctx *c, const node *call, tctx t, list *out, int above) {
-  double n = 0;
-  size_t before = out->n;
-  RENDER_FIRST_LIST();
-  if (render_need_num(c, call, 1, "n", &n) < 0) return DM_EINVAL;
-  for (size_t i = before; i < out->n; i++) {
-    dm_render_series *s = out->s[i];
-    for (size_t k = 0; k < s->n; k++)
-      if (above ? s->v[k] > n : s->v[k] < n) s->v[k] = NAN;
-    if (render_rename(c, call, s, 1,
-                      above ? "removeAboveValue(%s, %g)" : "removeBelowValue(%s, %g)", s->name,
-                      n) < 0)
-      return DM_ENOMEM;
-  }
-  return 0;
+static double op_below(double v, double n) { return v < n ? NAN : v; }
+static double op_above(double v, double n) { return v > n ? NAN : v; }
+static int f_removeBelowValue(ctx *c, const node *call, tctx t, list *out) {
+  return render_pointwise(c, call, t, out, "removeBelowValue", "n", " ", op_below);
 }
-
-static int f_removeBelowValue(ctx *c, const node *n, tctx t, list *o) { return remove_common(c, n, t, o, 0); }
-static int f_removeAboveValue(ctx *c, const node *n, tctx t, list *o) { return remove_common(c, n, t, o, 1); }
+static int f_removeAboveValue(ctx *c, const node *call, tctx t, list *out) {
+  return render_pointwise(c, call, t, out, "removeAboveValue", "n", " ", op_above);
+}
 
 const render_fn_def render_fns_filter[] = {
     RENDER_FN(highestCurrent), RENDER_FN(highestMax), RENDER_FN(lowestCurrent), RENDER_FN(limit),

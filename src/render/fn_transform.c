@@ -48,30 +48,29 @@ static int f_consolidateBy(ctx *c, const node *call, tctx t, list *out) {
   return 0;
 }
 
-static int f_scale(ctx *c, const node *call, tctx t, list *out) {
-  double f = 0;
+/* op applied to every value of argument 0's series, then renamed
+ * "<fn>(<name>,<sep><n>)"; n is argument 1 (named kw), which must be a number. */
+int render_pointwise(ctx *c, const node *call, tctx t, list *out, const char *fn,
+                     const char *kw, const char *sep, double (*op)(double v, double n)) {
+  double n = 0;
   size_t before = out->n;
   RENDER_FIRST_LIST();
-  if (render_need_num(c, call, 1, "factor", &f) < 0) return DM_EINVAL;
+  if (render_need_num(c, call, 1, kw, &n) < 0) return DM_EINVAL;
   for (size_t i = before; i < out->n; i++) {
     dm_render_series *s = out->s[i];
-    for (size_t k = 0; k < s->n; k++) s->v[k] *= f;
-    if (render_rename(c, call, s, 1, "scale(%s,%g)", s->name, f) < 0) return DM_ENOMEM;
+    for (size_t k = 0; k < s->n; k++) s->v[k] = op(s->v[k], n);
+    if (render_rename(c, call, s, 1, "%s(%s,%s%g)", fn, s->name, sep, n) < 0) return DM_ENOMEM;
   }
   return 0;
 }
 
+static double op_mul(double v, double n) { return v * n; }
+static double op_add(double v, double n) { return v + n; }
+static int f_scale(ctx *c, const node *call, tctx t, list *out) {
+  return render_pointwise(c, call, t, out, "scale", "factor", "", op_mul);
+}
 static int f_offset(ctx *c, const node *call, tctx t, list *out) {
-  double f = 0;
-  size_t before = out->n;
-  RENDER_FIRST_LIST();
-  if (render_need_num(c, call, 1, "factor", &f) < 0) return DM_EINVAL;
-  for (size_t i = before; i < out->n; i++) {
-    dm_render_series *s = out->s[i];
-    for (size_t k = 0; k < s->n; k++) s->v[k] += f;
-    if (render_rename(c, call, s, 1, "offset(%s,%g)", s->name, f) < 0) return DM_ENOMEM;
-  }
-  return 0;
+  return render_pointwise(c, call, t, out, "offset", "factor", "", op_add);
 }
 
 static int f_absolute(ctx *c, const node *call, tctx t, list *out) {

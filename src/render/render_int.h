@@ -138,6 +138,11 @@ extern const render_fn_def render_fns_combine[];   /* fn_combine.c: several seri
 extern const render_fn_def render_fns_transform[]; /* fn_transform.c: one series at a time */
 extern const render_fn_def render_fns_filter[];    /* fn_filter.c: selection and ordering */
 
+/* fn_transform.c, also used by fn_filter.c: op(v, n) over every value of argument 0's
+ * series, n = argument 1 (kw, a number); each renamed "<fn>(<name>,<sep><n>)". */
+int render_pointwise(ctx *c, const node *call, tctx t, list *out, const char *fn,
+                     const char *kw, const char *sep, double (*op)(double v, double n));
+
 /* fn_alias.c, also used by groupByNode */
 /* The first path expression inside a series name (graphite's _getFirstPathExpression). */
 char *render_first_path(const char *name);
