@@ -68,10 +68,13 @@ test-build-types: web-deps
 	done
 	cd build-Release && ctest --output-on-failure -j $(JOBS) -L unit
 
+# bench: bench/$(BENCH).sh on $(BUILD): run (the default), remote or graphite
+BENCH ?= run
 bench:
+	@test -x bench/$(BENCH).sh || { echo "make bench: BENCH=run, remote or graphite" >&2; exit 2; }
 	@scripts/deps.sh --bench
 	@$(MAKE) --no-print-directory build
-	bench/run.sh $(BUILD)
+	bench/$(BENCH).sh $(BUILD)
 
 # fuzz: every tests/fuzz/fuzz_*.c, built with clang + libFuzzer + ASan/UBSan against the
 # parsers' sources (core, codec, ingest, as one archive: each target links what it uses), run
