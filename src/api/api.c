@@ -133,6 +133,15 @@ int dm_api_new(dm_api **out, dm_http_server *s, dm_engine *e, const dm_config *c
   return 0;
 }
 
+void dm_api_parse_error(dm_api *a, dm_http_req *r, int rc, const char *err) {
+  if (rc == DM_ENOMEM) {
+    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "%s", err);
+    return;
+  }
+  dm_counter_add(a->m_rejected, 1);
+  dm_http_respond_error(r, rc == DM_ERANGE ? 413 : 400, "%s", err);
+}
+
 void dm_api_engine_error(dm_api *a, dm_http_req *r, int rc) {
   char why[512];
   int ready = dm_engine_ready(a->e, why, sizeof why);

@@ -44,6 +44,9 @@ int dm_api_graphite_render_routes(dm_api *a); /* graphite_render.c: GET|POST /re
 int dm_api_agent_auth(dm_api *a, dm_http_req *r);
 void dm_api_agent_write(dm_api *a, dm_http_req *r, dm_batch *b, dm_counter *points,
                         int ok_status, const char *ok_json);
+/* api.c: the reply to a body an ingest parser refused (rc < 0, err its message): 503 +
+ * Retry-After for DM_ENOMEM, else counted as rejected and 413 (DM_ERANGE) or 400. */
+void dm_api_parse_error(dm_api *a, dm_http_req *r, int rc, const char *err);
 /* api.c: the reply to an engine error (503 + Retry-After with the reason, 500, 422), shared
  * by every write and read route. */
 void dm_api_engine_error(dm_api *a, dm_http_req *r, int rc);

@@ -30,15 +30,9 @@ static void post_collectd(dm_http_req *r, void *arg) {
   dm_batch_init(&b);
   char err[512];
   int rc = dm_ingest_collectd(body, len, &lim, &b, NULL, err, sizeof err);
-  if (rc == DM_ENOMEM) {
-    dm_batch_free(&b);
-    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "%s", err);
-    return;
-  }
   if (rc < 0) {
     dm_batch_free(&b);
-    dm_counter_add(a->m_rejected, 1);
-    dm_http_respond_error(r, rc == DM_ERANGE ? 413 : 400, "%s", err);
+    dm_api_parse_error(a, r, rc, err);
     return;
   }
   dm_api_agent_write(a, r, &b, m_points, 200, "{\"success\":true}");

@@ -249,15 +249,9 @@ static void write_lines(dm_http_req *r, dm_api *a, int v2) {
   char err[512];
   int rc = dm_ingest_influx(body, len, unit, now, &lim, &b, NULL, err, sizeof err);
   free(inflated);
-  if (rc == DM_ENOMEM) {
-    dm_batch_free(&b);
-    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "%s", err);
-    return;
-  }
   if (rc < 0) {
     dm_batch_free(&b);
-    dm_counter_add(a->m_rejected, 1);
-    dm_http_respond_error(r, rc == DM_ERANGE ? 413 : 400, "%s", err);
+    dm_api_parse_error(a, r, rc, err);
     return;
   }
   dm_api_agent_write(a, r, &b, v2 ? m_points_v2 : m_points_v1, 204, NULL);

@@ -56,11 +56,8 @@ static void ingest(dm_http_req *r, dm_api *a, const char *service) {
   dm_api_limits(a, dm_now(), &lim);
   char err[512];
   int rc = dm_ingest_mackerel(body, len, service, &lim, &c->b, err, sizeof err);
-  if (rc == DM_ENOMEM) {
-    dm_http_respond_error_h(r, 503, "Retry-After: 1\r\n", "%s", err);
-  } else if (rc < 0) {
-    dm_counter_add(a->m_rejected, 1);
-    dm_http_respond_error(r, rc == DM_ERANGE ? 413 : 400, "%s", err);
+  if (rc < 0) {
+    dm_api_parse_error(a, r, rc, err);
   } else {
     a->pending++; /* first: the engine may call back before it returns */
     rc = dm_engine_write(a->e, &c->b, post_done, c);
