@@ -27,16 +27,9 @@ static int fail(char *err, size_t errlen, const char *fmt, ...) {
 
 static int is_space(char c) { return c == ' ' || c == '\t' || c == '\r'; }
 
-/* A field for a message: at most 32 bytes, non-printable bytes as '?'. */
-static const char *show(char buf[40], const char *s, size_t len) {
-  size_t n = len > 32 ? 32 : len, i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    buf[i] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
-  }
-  if (n < len) buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
-  buf[i] = '\0';
-  return buf;
+/* A field for a message: at most 32 bytes (dm_ingest_show). */
+static const char *show(char buf[48], const char *s, size_t len) {
+  return dm_ingest_show(buf, s, len, 32);
 }
 
 /* [+-]nan, [+-]inf, [+-]infinity in any case, as Python's float() reads them. */
@@ -51,7 +44,7 @@ int dm_ingest_graphite_line(const char *line, size_t len, int64_t now,
                             size_t errlen) {
   const char *f[3];
   size_t fl[3], nf = 0, i = 0;
-  char shown[40];
+  char shown[48];
   while (i < len) {
     while (i < len && is_space(line[i])) i++;
     if (i == len) break;

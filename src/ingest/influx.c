@@ -74,16 +74,9 @@ static int fail(lp *p, int rc, const char *fmt, ...) {
   return rc;
 }
 
-/* Text for a message: at most 40 bytes, non-printable bytes and '"' as '?'. */
+/* A field for a message: at most 40 bytes (dm_ingest_show). */
 static const char *show(char buf[48], const char *s, size_t len) {
-  size_t n = len > 40 ? 40 : len, i;
-  for (i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)s[i];
-    buf[i] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
-  }
-  if (n < len) buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
-  buf[i] = '\0';
-  return buf;
+  return dm_ingest_show(buf, s, len, 40);
 }
 
 static int plain(unsigned char c) {

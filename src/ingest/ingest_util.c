@@ -36,3 +36,14 @@ const char *dm_ingest_show_char(char buf[8], char c) {
   else snprintf(buf, 8, "'\\x%02x'", u);
   return buf;
 }
+
+const char *dm_ingest_show(char buf[48], const char *s, size_t len, size_t max) {
+  size_t n = len > max ? max : len, i;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    buf[i] = c >= 0x20 && c < 0x7f && c != '"' ? (char)c : '?';
+  }
+  if (n < len) buf[i++] = '.', buf[i++] = '.', buf[i++] = '.';
+  buf[i] = '\0';
+  return buf;
+}

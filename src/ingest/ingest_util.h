@@ -22,6 +22,10 @@ int dm_ingest_time(const char *s, size_t len, const dm_ingest_limits *lim, int f
 /* Writes c for an error message: 'x' when printable, else '\xNN'. buf holds 8 bytes. */
 const char *dm_ingest_show_char(char buf[8], char c);
 
+/* Text for an error message: the first max (<= 40) bytes of s[0..len), "..." when cut,
+ * non-printable bytes and '"' as '?'. buf holds 48 bytes. */
+const char *dm_ingest_show(char buf[48], const char *s, size_t len, size_t max);
+
 static inline int dm_finite(double v) { return isfinite(v); }
 
 #endif
