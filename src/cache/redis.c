@@ -130,6 +130,7 @@ typedef struct grp {
   uint64_t nhash; /* dm_name_hash(name) */
 } grp;
 
+/* A write (rc_append) or a PING (rc_probe): the caller's callback and the command batch. */
 typedef struct app_op {
   dm_done_cb cb;
   void *arg;
@@ -436,30 +437,15 @@ static int rc_health(dm_cache *dc, char *why, size_t len) {
   return dm_rc_health(c->rc, why, len);
 }
 
-typedef struct probe_op {
-  dm_done_cb cb;
-  void *arg;
-  rb b;
-} probe_op;
-
-static void probe_done(rb *b) {
-  probe_op *op = b->ctx;
-  int st = b->status;
-  dm_rb_free(b);
-  dm_done_cb cb = op->cb;
-  void *arg = op->arg;
-  free(op);
-  cb(arg, st);
-}
-
+/* A PING through the same batch machinery as a write: app_op and append_done serve it. */
 static int rc_probe(dm_cache *dc, dm_done_cb cb, void *arg) {
   rcache *c = (rcache *)dc;
   if (c->closing) return DM_ECLOSED;
-  probe_op *op = calloc(1, sizeof *op);
+  app_op *op = calloc(1, sizeof *op);
   if (op == NULL) return DM_ENOMEM;
   op->cb = cb;
   op->arg = arg;
-  dm_rb_init(&op->b, c, NULL, probe_done, op);
+  dm_rb_init(&op->b, c, NULL, append_done, op);
   dm_rb_begin(&op->b, 1);
   dm_resp_str(&op->b.buf, "PING");
   dm_rb_end(&op->b, DM_RC_ANY, 0);
