@@ -12,31 +12,9 @@
 #include "diamond/error.h"
 #include "diamond/ingest.h"
 #include "diamond/point.h"
+#include "test_ingest_fx.h"
 
 #define NOW 1700000030
-
-static const dm_ingest_limits lim = {
-    .max_points = 10, .max_name_len = 64, .step = 60,
-    .min_time = 1600000000, .max_time = 1800000000,
-};
-
-static dm_batch b;
-static char err[512];
-static size_t skipped;
-
-static int setup(void **state) {
-  (void)state;
-  dm_batch_init(&b);
-  err[0] = '\0';
-  skipped = 0;
-  return 0;
-}
-
-static int teardown(void **state) {
-  (void)state;
-  dm_batch_free(&b);
-  return 0;
-}
 
 static int parse_unit(const char *s, int64_t unit) {
   return dm_ingest_influx(s, strlen(s), unit, NOW, &lim, &b, &skipped, err, sizeof err);
