@@ -91,6 +91,15 @@ static void run_until(fx *f, int *count, int want) {
   assert_false(expired);
 }
 
+/* Sends q and runs the loop until its reply, copied into *r. */
+static void send_wait(fx *f, const dm_aws_req *q, res *r) {
+  int done = 0;
+  *r = (res){.done = &done};
+  assert_int_equal(dm_aws_send(f->a, q, on_reply, r), 0);
+  run_until(f, &done, 1);
+  r->done = NULL;
+}
+
 static int setup(void **state) {
   fx *f = calloc(1, sizeof *f);
   uv_loop_init(&f->loop);
@@ -326,11 +335,9 @@ static void permanent_4xx(void **state) {
   f->s.handler = bad_request;
   dm_aws_opts o = opts_for(f);
   open_client(f, &o);
-  int done = 0;
-  res r = {.done = &done};
   dm_aws_req q = {.method = "POST", .path = "/", .op = "Query"};
-  assert_int_equal(dm_aws_send(f->a, &q, on_reply, &r), 0);
-  run_until(f, &done, 1);
+  res r;
+  send_wait(f, &q, &r);
   assert_int_equal(r.status, DM_EIO);
   assert_int_equal(r.code, 400);
   assert_int_equal(r.attempts, 1);
@@ -354,11 +361,9 @@ static void reset_connection(void **state) {
   f->s.handler = reset_first;
   dm_aws_opts o = opts_for(f);
   open_client(f, &o);
-  int done = 0;
-  res r = {.done = &done};
   dm_aws_req q = get_req("/r");
-  assert_int_equal(dm_aws_send(f->a, &q, on_reply, &r), 0);
-  run_until(f, &done, 1);
+  res r;
+  send_wait(f, &q, &r);
   assert_int_equal(r.status, 0);
   assert_int_equal(r.attempts, 2);
   assert_string_equal(r.body, "after reset");
@@ -421,11 +426,9 @@ static void connection_refused(void **state) {
   dm_aws_opts o = opts_for(f);
   o.service = "dynamodb";
   open_client(f, &o);
-  int done = 0;
-  res r = {.done = &done};
   dm_aws_req q = {.method = "POST", .path = "/", .op = "Query"};
-  assert_int_equal(dm_aws_send(f->a, &q, on_reply, &r), 0);
-  run_until(f, &done, 1);
+  res r;
+  send_wait(f, &q, &r);
   assert_int_equal(r.status, DM_EAGAIN);
   assert_int_equal(r.code, 0);
   assert_int_equal(r.attempts, 3);

@@ -20,17 +20,6 @@ static int parse(const char *s) {
   return dm_ingest_collectd(s, strlen(s), &lim, &b, &skipped, err, sizeof err);
 }
 
-static void assert_entry(size_t i, const char *name, int64_t t, double v) {
-  size_t len;
-  assert_true(i < b.n);
-  const char *got = dm_batch_name(&b, i, &len);
-  char buf[128];
-  snprintf(buf, sizeof buf, "%.*s", (int)len, got);
-  assert_string_equal(buf, name);
-  assert_int_equal(b.e[i].t, t);
-  assert_true(b.e[i].v == v);
-}
-
 static void assert_rejected(const char *body, const char *msg) {
   assert_int_equal(parse(body), DM_EINVAL);
   assert_string_equal(err, msg);

@@ -22,17 +22,6 @@ static int parse_unit(const char *s, int64_t unit) {
 
 static int parse(const char *s) { return parse_unit(s, 1); }
 
-static void assert_entry(size_t i, const char *name, int64_t t, double v) {
-  size_t len;
-  assert_true(i < b.n);
-  const char *got = dm_batch_name(&b, i, &len);
-  char buf[128];
-  snprintf(buf, sizeof buf, "%.*s", (int)len, got);
-  assert_string_equal(buf, name);
-  assert_int_equal(b.e[i].t, t);
-  assert_true(b.e[i].v == v);
-}
-
 static void assert_rejected(const char *body, const char *msg) {
   size_t n0 = b.n;
   assert_int_equal(parse(body), DM_EINVAL);
