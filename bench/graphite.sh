@@ -61,16 +61,6 @@ at_exit() {
 }
 trap at_exit EXIT
 
-die() { # die MESSAGE: the message, the tail of every process's log, exit 1
-  echo "graphite.sh: $*" >&2
-  local f
-  for f in "$LOGS"/*.log; do
-    [ -s "$f" ] || continue
-    echo "--- last lines of $(basename "$f")" >&2
-    tail -n 20 "$f" >&2
-  done
-  exit 1
-}
 for b in "$DIAMONDD" "$LOAD" "$VM" "$CARBON" "$GUNICORN" "$SYS_PY"; do
   [ -x "$b" ] || { echo "graphite.sh: $b is missing (build first; scripts/deps.sh --bench)" >&2; exit 2; }
 done

@@ -42,8 +42,20 @@ capture() { # capture VAR CMD...: records the command, runs it, its stdout into 
   printf -v "$__var" '%s' "$__out"
 }
 
-# run VAR CMD...: like capture, but a failure prints the client's stderr and calls the
-# script's own die (bench/remote.sh, bench/graphite.sh define it: it adds their logs)
+# die MESSAGE: the message, the last lines of every log in $LOGS (the scripts that run
+# several processes set it: bench/remote.sh, bench/graphite.sh), exit 1
+die() {
+  echo "$(basename "$0"): $*" >&2
+  local f
+  for f in "${LOGS:-/nonexistent}"/*.log; do
+    [ -s "$f" ] || continue
+    echo "--- last lines of $(basename "$f")" >&2
+    tail -n 25 "$f" >&2
+  done
+  exit 1
+}
+
+# run VAR CMD...: like capture, but a failure prints the client's stderr and dies
 run() { # run VAR CMD...: records CMD, runs it, its stdout into VAR; dies on failure
   local __var=$1 __out __rc=0
   shift

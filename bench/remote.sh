@@ -40,16 +40,6 @@ trap at_exit EXIT
 FAILURES=()
 out=""
 
-die() { # die MESSAGE: the message, the tail of every process's log, exit 1
-  echo "remote.sh: $*" >&2
-  local f
-  for f in "$LOGS"/*.log; do
-    [ -s "$f" ] || continue
-    echo "--- last lines of $(basename "$f")" >&2
-    tail -n 25 "$f" >&2
-  done
-  exit 1
-}
 
 for b in "$DIAMONDD" "$LOAD" "$READ"; do
   [ -x "$b" ] || { echo "remote.sh: $b is missing: build first (cmake --build $BUILD)" >&2; exit 2; }
