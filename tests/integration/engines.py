@@ -134,7 +134,22 @@ def free_port_with_bus(offset=10000):
     raise EngineError("no free port pair (P, P+%d) on 127.0.0.1" % offset)
 
 
-class _Process:
+class _Managed:
+    """with X() as x: start() on entry (cleanup() if that fails), cleanup() on exit."""
+
+    def __enter__(self):
+        try:
+            return self.start()
+        except BaseException:
+            self.cleanup()
+            raise
+
+    def __exit__(self, *exc):
+        self.cleanup()
+        return False
+
+
+class _Process(_Managed):
     """One server process on a temp dir and a port that stays the same across restarts."""
 
     name = "engine"
@@ -256,16 +271,6 @@ class _Process:
             harness.untrack_dir(self.root)
             shutil.rmtree(self.root, ignore_errors=True)
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
     def log_text(self, which=None):
         files = self.log_files if which is None else [self.log_files[which]]
@@ -400,7 +405,7 @@ class Redis(_Process):
         return cfg
 
 
-class RedisCluster:
+class RedisCluster(_Managed):
     """n redis-server cluster nodes (ports P and P+10000 free), slots spread by
     `redis-cli --cluster create ... --cluster-replicas 0 --cluster-yes`; start() returns
     once every node says cluster_state:ok with all 16384 slots and n known nodes."""
@@ -519,16 +524,6 @@ class RedisCluster:
     def running(self):
         return all(r.running() for r in self.nodes)
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
     def log_text(self):
         return "\n".join("--- node %d (%s) ---\n%s" % (i, r.address, r.log_text())
@@ -752,7 +747,7 @@ class S3rver(_Process):
 
 
 # --- all together ----------------------------------------------------------------------
-class Engines:
+class Engines(_Managed):
     """Any of the engines together: redis=True (or cluster=True for a RedisCluster),
     dynamodb=True, s3=True. diamond_config() merges their keys; table_endpoint and
     blob_endpoint put something (a FaultProxy) in front of dynalite and s3rver."""
@@ -784,16 +779,6 @@ class Engines:
             except Exception:  # noqa: BLE001 - clean up the rest anyway
                 pass
 
-    def __enter__(self):
-        try:
-            return self.start()
-        except BaseException:
-            self.cleanup()
-            raise
-
-    def __exit__(self, *exc):
-        self.cleanup()
-        return False
 
     def diamond_config(self):
         cfg = {}
